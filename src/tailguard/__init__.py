@@ -1,0 +1,1 @@
+"""tailguard: servicing and recovery for balloon auto loans."""

@@ -1,0 +1,113 @@
+"""Working days: China's statutory holidays and make-up working days (调休), per region.
+
+The shown due date of an instalment never moves, but whether a borrower who pays on the next
+working day after a holiday owes penalty interest depends on the calendar of the branch or
+region that services the loan. The national calendar comes from the maintained
+`chinese_calendar` package (State Council announcements, including the weekend days that are
+made working days); a region may add its own holidays or working days on top. For a year the
+package does not know yet, the calendar falls back to Monday–Friday and says so with a warning,
+once per year, so nobody mistakes a guess for the published calendar.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Protocol
+
+import chinese_calendar
+
+# A bound on every search loop: no published calendar has more than ten non-working days in a
+# row (the Spring Festival and National Day weeks are eight or nine with the weekends).
+MAX_CONSECUTIVE_NON_WORKING_DAYS = 31
+
+
+class CalendarFallbackWarning(UserWarning):
+    """A date fell in a year the holiday package does not know: weekends only were used."""
+
+
+class BusinessCalendar(Protocol):
+    """Anything that can tell working days from non-working days."""
+
+    def is_working_day(self, day: date) -> bool: ...
+
+
+@dataclass
+class ChinaStatutoryCalendar:
+    """The national calendar of the People's Republic of China.
+
+    `fallback_years` collects the years answered by the weekend rule, so a report can list them.
+    """
+
+    fallback_years: set[int] = field(default_factory=set)
+
+    def is_working_day(self, day: date) -> bool:
+        try:
+            return bool(chinese_calendar.is_workday(day))
+        except NotImplementedError:
+            if day.year not in self.fallback_years:
+                self.fallback_years.add(day.year)
+                warnings.warn(
+                    f"no published holiday calendar for {day.year}: using weekends only",
+                    CalendarFallbackWarning,
+                    stacklevel=2,
+                )
+            return day.weekday() < 5
+
+    def known_year(self, year: int) -> bool:
+        """Whether the package has the State Council's calendar for `year`."""
+        try:
+            chinese_calendar.is_workday(date(year, 1, 1))
+        except NotImplementedError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class WeekendCalendar:
+    """Monday to Friday, for markets or tests without a holiday calendar."""
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5
+
+
+@dataclass(frozen=True)
+class RegionalCalendar:
+    """A base calendar with a region's own extra holidays and extra working days.
+
+    Example: an autonomous region's own festival days are holidays there but not nationally.
+    """
+
+    base: BusinessCalendar
+    region_code: str
+    extra_holidays: frozenset[date] = frozenset()
+    extra_working_days: frozenset[date] = frozenset()
+
+    @classmethod
+    def of(
+        cls,
+        base: BusinessCalendar,
+        region_code: str,
+        holidays: Iterable[date] = (),
+        working_days: Iterable[date] = (),
+    ) -> RegionalCalendar:
+        return cls(base, region_code, frozenset(holidays), frozenset(working_days))
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.extra_working_days:
+            return True
+        if day in self.extra_holidays:
+            return False
+        return self.base.is_working_day(day)
+
+
+def next_working_day(calendar: BusinessCalendar, day: date) -> date:
+    """`day` itself when it is a working day, else the first working day after it."""
+    candidate = day
+    for _ in range(MAX_CONSECUTIVE_NON_WORKING_DAYS):
+        if calendar.is_working_day(candidate):
+            return candidate
+        candidate += timedelta(days=1)
+    raise ValueError(f"no working day within {MAX_CONSECUTIVE_NON_WORKING_DAYS} days of {day}")
