@@ -242,10 +242,14 @@ def build_schedule(
     if method is not RepaymentMethod.BALLOON:
         assert balloon_fen == 0, "only balloon schedules carry a balloon"
     assert 0 <= balloon_fen <= principal_fen
-    day = contract_day if contract_day is not None else start.day
+    if contract_day is not None:
+        day = contract_day
+    else:
+        day = first_due_date.day if first_due_date is not None else start.day
     first_due = first_due_date if first_due_date is not None else add_months(start, 1, day)
     assert first_due > start, "the first due date must follow the start"
     dates = due_dates(first_due, term_months, day)
+    assert dates[0] == first_due, "the first due date must fall on the contract day"
     broken_days = (first_due - start).days if first_due != add_months(start, 1, day) else None
 
     if method in (RepaymentMethod.EQUAL_INSTALLMENT, RepaymentMethod.BALLOON):
@@ -257,9 +261,14 @@ def build_schedule(
         principal_parts: list[int] | None = None
     elif method is RepaymentMethod.EQUAL_PRINCIPAL:
         level = 0
-        share, leftover = divmod(principal_fen, term_months)
+        # Banks show P / n rounded as every month's principal; one part absorbs the difference.
+        share = round_ratio(principal_fen, term_months, rounding)
+        if share * (term_months - 1) > principal_fen:  # tiny principals: no negative part
+            share = principal_fen // term_months
         principal_parts = [share] * term_months
-        principal_parts[0 if residual_to is ResidualTo.FIRST else -1] += leftover
+        principal_parts[0 if residual_to is ResidualTo.FIRST else -1] += (
+            principal_fen - share * term_months
+        )
     else:  # interest only
         level = 0
         principal_parts = [0] * (term_months - 1) + [principal_fen]

@@ -1,0 +1,25 @@
+"""The `tailguard` command group: the composition root of the command line.
+
+Every command is registered here, on a group whose usage errors are one line each (see
+`tailguard.cli.errors`), so a script calling any `tailguard` command can rely on the same
+contract: results on stdout, one ``error: --option: ...`` line on stderr, exit code 2 for input
+to fix.
+"""
+
+from __future__ import annotations
+
+import click
+
+from tailguard.cli.calculator import schedule
+from tailguard.cli.errors import OneLineErrorGroup
+from tailguard.cli.payoff import payoff
+
+
+@click.group(cls=OneLineErrorGroup)
+@click.version_option(package_name="tailguard")
+def main() -> None:
+    """tailguard: servicing and recovery for balloon auto loans."""
+
+
+main.add_command(schedule)
+main.add_command(payoff)

@@ -1,0 +1,279 @@
+"""Loading and storing loan accounts: rows in, immutable `LoanAccount` values out.
+
+The repository never decides anything: services hand it what a pure rule returned. Schedules
+are stored version by version and never updated; facts (payments, reversals, waivers) are
+appended. Loading a loan is a fixed number of queries whatever its age.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection, insert, select, update
+
+from tailguard.calendar import BusinessCalendar
+from tailguard.infra.db import tables
+from tailguard.infra.db.codecs import product_from_json, product_to_json
+from tailguard.loans.account import LoanAccount
+from tailguard.loans.events import (
+    Channel,
+    ChargeWaived,
+    Component,
+    LoanEvent,
+    PaymentReceived,
+    PaymentReversed,
+)
+from tailguard.loans.products import Product
+from tailguard.loans.schedule import Installment, InstallmentKind, Schedule
+from tailguard.loans.terms import LoanTerms
+
+
+@dataclass(frozen=True)
+class LoanRecord:
+    """The parties and objects around a loan, beside its servicing account."""
+
+    loan_id: str
+    borrower_id: str
+    guarantor_id: str | None
+    dealer_id: str | None
+    vehicle_id: str | None
+    region_code: str | None
+    status: str
+
+
+class LoanRepository:
+    def __init__(
+        self,
+        connection: Connection,
+        calendar_for: Callable[[str | None], BusinessCalendar],
+    ) -> None:
+        self.connection = connection
+        self.calendar_for = calendar_for
+        self._products: dict[tuple[str, int], Product] = {}
+
+    # -- products -----------------------------------------------------------------------
+    def save_product(self, product: Product, recorded_at: datetime) -> None:
+        existing = self.connection.execute(
+            select(tables.products.c.definition).where(
+                tables.products.c.code == product.code,
+                tables.products.c.version == product.version,
+            )
+        ).scalar_one_or_none()
+        text = product_to_json(product)
+        if existing is not None:
+            assert existing == text, f"product {product.key} exists with other terms"
+            return
+        self.connection.execute(
+            insert(tables.products).values(
+                code=product.code, version=product.version, definition=text,
+                recorded_at=recorded_at,
+            )
+        )
+
+    def product(self, code: str, version: int) -> Product:
+        key = (code, version)
+        if key not in self._products:
+            text = self.connection.execute(
+                select(tables.products.c.definition).where(
+                    tables.products.c.code == code, tables.products.c.version == version
+                )
+            ).scalar_one()
+            self._products[key] = product_from_json(text)
+        return self._products[key]
+
+    def latest_product(self, code: str) -> Product | None:
+        row = self.connection.execute(
+            select(tables.products.c.definition)
+            .where(tables.products.c.code == code)
+            .order_by(tables.products.c.version.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return None if row is None else product_from_json(row)
+
+    # -- loans --------------------------------------------------------------------------
+    def add(self, account: LoanAccount, record: LoanRecord, recorded_at: datetime) -> None:
+        terms = account.terms
+        self.connection.execute(
+            insert(tables.loans).values(
+                id=account.loan_id,
+                borrower_id=record.borrower_id,
+                guarantor_id=record.guarantor_id,
+                dealer_id=record.dealer_id,
+                vehicle_id=record.vehicle_id,
+                product_code=terms.product.code,
+                product_version=terms.product.version,
+                principal_fen=terms.principal_fen,
+                annual_rate=terms.annual_rate,
+                term_months=terms.term_months,
+                disbursement_date=terms.disbursement_date,
+                first_due_date=terms.first_due_date,
+                contract_day=terms.contract_day,
+                balloon_fen=terms.balloon_fen,
+                vehicle_used=terms.vehicle_used,
+                region_code=record.region_code,
+                status=record.status,
+                schedule_version=account.schedule.version,
+                extended_months=account.extended_months,
+                annual_rate_override=account.annual_rate_override,
+                lock_version=0,
+                recorded_at=recorded_at,
+            )
+        )
+        for schedule in account.schedules:
+            self._insert_schedule(account.loan_id, schedule, recorded_at)
+        for event in account.events:
+            self.append_event(account.loan_id, event, recorded_at)
+
+    def _insert_schedule(self, loan_id: str, schedule: Schedule, recorded_at: datetime) -> None:
+        self.connection.execute(
+            insert(tables.schedule_versions).values(
+                loan_id=loan_id, version=schedule.version, replaces=schedule.replaces,
+                effective_date=schedule.effective_date, reason=schedule.reason,
+                recorded_at=recorded_at,
+            )
+        )
+        self.connection.execute(
+            insert(tables.installments),
+            [
+                {
+                    "loan_id": loan_id, "version": schedule.version, "number": i.number,
+                    "period_start": i.period_start, "due_date": i.due_date,
+                    "principal_fen": i.principal_fen, "interest_fen": i.interest_fen,
+                    "fee_fen": i.fee_fen, "balloon_fen": i.balloon_fen,
+                    "balance_after_fen": i.balance_after_fen, "kind": i.kind.value,
+                    "contract_rate": i.contract_rate,
+                }
+                for i in schedule.installments
+            ],
+        )
+
+    def add_schedule(self, account: LoanAccount, recorded_at: datetime) -> None:
+        """Store the account's newest schedule version and put it in force."""
+        self._insert_schedule(account.loan_id, account.schedule, recorded_at)
+        self.connection.execute(
+            update(tables.loans)
+            .where(tables.loans.c.id == account.loan_id)
+            .values(
+                schedule_version=account.schedule.version,
+                extended_months=account.extended_months,
+                annual_rate_override=account.annual_rate_override,
+            )
+        )
+
+    def append_event(self, loan_id: str, event: LoanEvent, recorded_at: datetime) -> None:
+        values: dict[str, object] = {
+            "loan_id": loan_id, "value_date": event.value_date, "recorded_at": recorded_at,
+        }
+        if isinstance(event, PaymentReceived):
+            values |= {"kind": "payment", "reference": event.payment_id,
+                       "amount_fen": event.amount_fen, "channel": event.channel.value}
+        elif isinstance(event, PaymentReversed):
+            values |= {"kind": "reversal", "reference": event.payment_id, "reason": event.reason}
+        else:
+            values |= {"kind": "waiver", "reference": event.waiver_id,
+                       "amount_fen": event.amount_fen, "component": event.component.value,
+                       "installment_number": event.installment_number}
+        self.connection.execute(insert(tables.loan_events).values(**values))
+
+    def set_status(self, loan_id: str, status: str) -> None:
+        self.connection.execute(
+            update(tables.loans).where(tables.loans.c.id == loan_id).values(status=status)
+        )
+
+    def record(self, loan_id: str) -> LoanRecord | None:
+        row = self.connection.execute(
+            select(tables.loans).where(tables.loans.c.id == loan_id)
+        ).mappings().one_or_none()
+        if row is None:
+            return None
+        return LoanRecord(row["id"], row["borrower_id"], row["guarantor_id"], row["dealer_id"],
+                          row["vehicle_id"], row["region_code"], row["status"])
+
+    def get(self, loan_id: str, for_update: bool = False) -> LoanAccount | None:
+        """The loan as an account value; `for_update` locks its row until commit."""
+        query = select(tables.loans).where(tables.loans.c.id == loan_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.connection.execute(query).mappings().one_or_none()
+        if row is None:
+            return None
+        product = self.product(row["product_code"], row["product_version"])
+        terms = LoanTerms(
+            product=product,
+            principal_fen=row["principal_fen"],
+            annual_rate=Decimal(row["annual_rate"]).normalize(),
+            term_months=row["term_months"],
+            disbursement_date=row["disbursement_date"],
+            first_due_date=row["first_due_date"],
+            contract_day=row["contract_day"],
+            balloon_fen=row["balloon_fen"],
+            vehicle_used=row["vehicle_used"],
+        )
+        schedules = self._schedules(loan_id)
+        events = self._events(loan_id)
+        override = row["annual_rate_override"]
+        return LoanAccount(
+            loan_id=loan_id,
+            terms=terms,
+            schedules=schedules,
+            events=events,
+            calendar=self.calendar_for(row["region_code"]),
+            extended_months=row["extended_months"],
+            annual_rate_override=None if override is None else Decimal(override).normalize(),
+        )
+
+    def _schedules(self, loan_id: str) -> tuple[Schedule, ...]:
+        versions = self.connection.execute(
+            select(tables.schedule_versions)
+            .where(tables.schedule_versions.c.loan_id == loan_id)
+            .order_by(tables.schedule_versions.c.version)
+        ).mappings().all()
+        rows = self.connection.execute(
+            select(tables.installments)
+            .where(tables.installments.c.loan_id == loan_id)
+            .order_by(tables.installments.c.version, tables.installments.c.number)
+        ).mappings().all()
+        by_version: dict[int, list[Installment]] = {}
+        for r in rows:
+            rate = r["contract_rate"]
+            by_version.setdefault(r["version"], []).append(
+                Installment(
+                    number=r["number"], period_start=r["period_start"], due_date=r["due_date"],
+                    principal_fen=r["principal_fen"], interest_fen=r["interest_fen"],
+                    balance_after_fen=r["balance_after_fen"], fee_fen=r["fee_fen"],
+                    balloon_fen=r["balloon_fen"], kind=InstallmentKind(r["kind"]),
+                    contract_rate=None if rate is None else Decimal(rate).normalize(),
+                )
+            )
+        return tuple(
+            Schedule(
+                installments=tuple(by_version[v["version"]]),
+                version=v["version"],
+                replaces=v["replaces"],
+                effective_date=v["effective_date"],
+                reason=v["reason"],
+            )
+            for v in versions
+        )
+
+    def _events(self, loan_id: str) -> tuple[LoanEvent, ...]:
+        rows = self.connection.execute(
+            select(tables.loan_events)
+            .where(tables.loan_events.c.loan_id == loan_id)
+            .order_by(tables.loan_events.c.id)
+        ).mappings().all()
+        events: list[LoanEvent] = []
+        for r in rows:
+            if r["kind"] == "payment":
+                events.append(PaymentReceived(r["reference"], r["value_date"], r["amount_fen"],
+                                              Channel(r["channel"])))
+            elif r["kind"] == "reversal":
+                events.append(PaymentReversed(r["reference"], r["value_date"], r["reason"]))
+            else:
+                events.append(ChargeWaived(r["reference"], r["value_date"], r["amount_fen"],
+                                           Component(r["component"]),
+                                           r["installment_number"]))
+        return tuple(events)
