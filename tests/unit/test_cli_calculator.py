@@ -54,7 +54,7 @@ def test_table_has_a_header_one_row_per_instalment_and_totals() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == (
         "method: equal-installment | principal: 1000000.00 | annual rate: 4.9% | "
-        "term: 360 months | balloon: 0.00 | monthly payment: 5307.27"
+        "term: 360 months | balloon: 0.00 | monthly payment: 5307.27 | annualised rate (IRR): 4.90%"
     )
     assert lines[1] == ""
     assert lines[2].split() == ["No.", "Due", "date", "Payment", "Principal", "Interest", "Balance"]
@@ -147,7 +147,7 @@ def test_other_methods_state_their_headline_payment(
     args[args.index("equal-installment")] = method
     result = run(args)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0].endswith(f"{label}: {first_payment}")
+    assert f"{label}: {first_payment} | annualised rate (IRR): " in result.stdout.splitlines()[0]
 
 
 def test_first_due_makes_a_broken_first_period_and_sets_the_day() -> None:

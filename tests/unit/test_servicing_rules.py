@@ -207,3 +207,18 @@ def test_validation_names_every_bad_field() -> None:
         validate_request(standard_catalogue()[2], LoanRequest(
             100_000_00, Decimal("0.05"), 24, date(2026, 1, 1), balloon_share=Decimal("0.2")))
     assert no_balloon.value.errors[0].field == "balloon"
+
+
+def test_every_loan_states_its_annualised_rate_with_fees() -> None:
+    # auto-balloon finances a 1,500 GPS fee and takes a 2,000 service fee up front.
+    prod = standard_catalogue()[0]
+    from tailguard.loans.terms import financed_amount_fen
+
+    principal = financed_amount_fen(250_000_00, 50_000_00, prod)
+    assert principal == 201_500_00
+    terms = validate_request(prod, LoanRequest(principal, Decimal("0.0475"), 36,
+                                               date(2026, 1, 10), balloon_share=Decimal("0.3")))
+    payments = [i.payment_fen for i in terms.initial_schedule().installments]
+    reference = npf.irr([-(principal - 1_500_00 - 2_000_00), *payments]) * 12
+    assert abs(float(terms.annualised_rate()) - reference) < 1e-9
+    assert terms.annualised_rate() > Decimal("0.0475")

@@ -189,7 +189,8 @@ def schedule_table(
     header = (
         f"method: {terms.product.method.value} | principal: {yuan(terms.principal_fen)} | "
         f"annual rate: {percent_text(annual_rate_percent)}% | term: {terms.term_months} months | "
-        f"balloon: {yuan(terms.balloon_fen)} | {label}: {yuan(headline_fen)}"
+        f"balloon: {yuan(terms.balloon_fen)} | {label}: {yuan(headline_fen)} | "
+        f"annualised rate (IRR): {(terms.annualised_rate() * 100).quantize(Decimal('0.01'))}%"
     )
     titles = ("No.", "Due date", "Payment", "Principal", "Interest", "Balance")
     rows = [

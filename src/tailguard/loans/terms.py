@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from tailguard.calendar import add_months
 from tailguard.errors import FieldError, InvalidInput
+from tailguard.loans.annualised_rate import annualised_rate
 from tailguard.loans.products import Product, RepaymentMethod
 from tailguard.loans.schedule import Schedule, build_schedule
 from tailguard.money import round_fen
@@ -50,6 +51,22 @@ class LoanTerms:
     balloon_fen: int = 0
     vehicle_used: bool = False
 
+    @property
+    def financed_fees_fen(self) -> int:
+        return sum(f.amount_fen for f in self.product.fees if f.financed)
+
+    @property
+    def upfront_fees_fen(self) -> int:
+        return sum(f.amount_fen for f in self.product.fees if not f.financed)
+
+    def annualised_rate(self) -> Decimal:
+        """The rate Chinese rules require beside the contract rate: 12 × the monthly IRR of
+        what the borrower really receives (the financed amount less fees financed into it and
+        fees paid up front) against every scheduled payment."""
+        received_fen = self.principal_fen - self.financed_fees_fen - self.upfront_fees_fen
+        payments = [i.payment_fen for i in self.initial_schedule().installments]
+        return annualised_rate(received_fen, payments)
+
     def initial_schedule(self) -> Schedule:
         product = self.product
         return Schedule(
@@ -70,6 +87,12 @@ class LoanTerms:
             effective_date=self.disbursement_date,
             reason="booking",
         )
+
+
+def financed_amount_fen(vehicle_price_fen: int, down_payment_fen: int, product: Product) -> int:
+    """What the loan finances: the price less the down payment, plus the fees financed."""
+    financed = sum(f.amount_fen for f in product.fees if f.financed)
+    return vehicle_price_fen - down_payment_fen + financed
 
 
 def balloon_from_share(principal_fen: int, share: Decimal, product: Product) -> int:
