@@ -59,6 +59,11 @@ class InstallmentState:
     fee_waived_fen: int = 0
     penalty_waived_fen: int = 0
     settled_on: date | None = None
+    penalty_exact: Fraction = Fraction(0)
+    """Penalty interest accrued so far, exact (in fen), before rounding and grace."""
+    penalty_accrued_to: date | None = None
+    forgiven: bool = False
+    """Settled within grace: no penalty is owed, whatever accrued."""
 
     @property
     def number(self) -> int:
@@ -349,6 +354,9 @@ class _Replay:
                     fee_waived_fen=row.waived[Component.FEE],
                     penalty_waived_fen=row.waived[Component.PENALTY],
                     settled_on=row.settled_on,
+                    penalty_exact=row.penalty_exact,
+                    penalty_accrued_to=row.accrued_to,
+                    forgiven=row.forgiven,
                 )
             )
         dpd = 0

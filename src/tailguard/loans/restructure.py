@@ -4,13 +4,15 @@ Used for ordinary restructures of a struggling loan and for balloon options take
 balloon has already fallen due. The arrears (penalty included) are converted, not forgiven: a
 non-cash conversion on the restructure day settles the old instalments, and the new principal is
 the converted arrears plus the principal not yet due plus the interest accrued in the current
-period. Instalments due up to that day are kept as they were, so history never changes.
+period (which falls due that day in a capitalisation instalment, so it is settled by the
+conversion like the arrears). Instalments due before that day are kept as they were, so
+history never changes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from tailguard.calendar import add_months
@@ -19,13 +21,14 @@ from tailguard.loans.account import LoanAccount
 from tailguard.loans.accrual import accrued_interest_fen, current_period
 from tailguard.loans.events import Channel, PaymentReceived
 from tailguard.loans.products import RepaymentMethod
-from tailguard.loans.schedule import Schedule, build_schedule
+from tailguard.loans.schedule import Installment, InstallmentKind, Schedule, build_schedule
 
 
 @dataclass(frozen=True)
 class RestructurePlan:
     as_of: date
     converted_arrears_fen: int
+    """Arrears, penalty included, plus the interest accrued in the current period."""
     principal_fen: int
     annual_rate: Decimal
     conversion: PaymentReceived | None
@@ -75,6 +78,21 @@ def plan_restructure(
     )
     if first_due <= as_of:  # pragma: no cover - `later` are all due after as_of
         first_due = next_contract_date(as_of, account.terms.contract_day)
+    # The interest accrued in the current period falls due today in its own instalment, so
+    # the conversion settles it like the rest of the arrears and the books see it earned.
+    period = current_period(schedule, as_of)
+    today = [i for i in schedule.installments if i.due_date == as_of]
+    capitalised = [
+        Installment(
+            number=0,
+            period_start=period.period_start if period else as_of,
+            due_date=as_of,
+            principal_fen=0,
+            interest_fen=accrued,
+            balance_after_fen=principal_later,
+            kind=InstallmentKind.CAPITALISATION,
+        )
+    ] if accrued else []
     future = build_schedule(
         principal_fen=principal,
         annual_rate=rate,
@@ -88,9 +106,12 @@ def plan_restructure(
         rounding=product.rounding,
         residual_to=product.residual_to,
     )
-    version = schedule.supersede(future, as_of + timedelta(days=1), reason)
+    version = schedule.supersede([*today, *capitalised, *future], as_of, reason)
+    converted = arrears + accrued
     conversion = (
-        PaymentReceived(conversion_id, as_of, arrears, Channel.RESTRUCTURE) if arrears else None
+        PaymentReceived(conversion_id, as_of, converted, Channel.RESTRUCTURE)
+        if converted
+        else None
     )
     old_maturity = schedule.maturity_date
     new_maturity = version.maturity_date
@@ -100,7 +121,7 @@ def plan_restructure(
     )
     return RestructurePlan(
         as_of=as_of,
-        converted_arrears_fen=arrears,
+        converted_arrears_fen=converted,
         principal_fen=principal,
         annual_rate=rate,
         conversion=conversion,

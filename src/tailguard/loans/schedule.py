@@ -47,6 +47,8 @@ class InstallmentKind(Enum):
     """A partial prepayment: accrued interest, fee and the prepaid principal, due that day."""
     SHORTFALL = "shortfall"
     """What remains owed after the vehicle was returned or traded in below the debt."""
+    CAPITALISATION = "capitalisation"
+    """Interest accrued up to a restructure, due that day and converted into new principal."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,11 +195,16 @@ loan_state = Table(
     Column("balloon_due_date", Date, nullable=True),
     Column("balloon_fen", Fen, nullable=False),
     Column("maturity_date", Date, nullable=False),
-    Column("recognised_interest_fen", Fen, nullable=False),
-    Column("recognised_penalty_fen", Fen, nullable=False),
-    Column("recognised_fee_fen", Fen, nullable=False),
     Column("paid_off", Boolean, nullable=False),
 )
+
+loan_books = Table(
+    "loan_books", metadata,
+    Column("loan_id", String(40), primary_key=True),
+    Column("flow", String(40), primary_key=True),
+    Column("amount_fen", Fen, nullable=False),
+)
+"""What the ledger has booked so far of each cumulative flow of a loan (see ledger/flows.py)."""
 
 installment_state = Table(
     "installment_state", metadata,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 17:55:47.032359
+Create Date: 2026-11-28 18:13:19.501412
 """
 
 from __future__ import annotations
@@ -139,6 +139,13 @@ def upgrade() -> None:
         sa.Column("name_en", sa.String(length=80), nullable=False),
         sa.Column("kind", sa.String(length=12), nullable=False),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_ledger_accounts")),
+    )
+    op.create_table(
+        "loan_books",
+        sa.Column("loan_id", sa.String(length=40), nullable=False),
+        sa.Column("flow", sa.String(length=40), nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("loan_id", "flow", name=op.f("pk_loan_books")),
     )
     op.create_table(
         "outbox",
@@ -328,9 +335,6 @@ def upgrade() -> None:
         sa.Column("balloon_due_date", sa.Date(), nullable=True),
         sa.Column("balloon_fen", sa.BigInteger(), nullable=False),
         sa.Column("maturity_date", sa.Date(), nullable=False),
-        sa.Column("recognised_interest_fen", sa.BigInteger(), nullable=False),
-        sa.Column("recognised_penalty_fen", sa.BigInteger(), nullable=False),
-        sa.Column("recognised_fee_fen", sa.BigInteger(), nullable=False),
         sa.Column("paid_off", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["loan_id"], ["loans.id"], name=op.f("fk_loan_state_loan_id_loans")
@@ -381,6 +385,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_pending")
 
     op.drop_table("outbox")
+    op.drop_table("loan_books")
     op.drop_table("ledger_accounts")
     with op.batch_alter_table("journal_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_journal_entries_value_date")

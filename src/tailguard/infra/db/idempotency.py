@@ -1,0 +1,68 @@
+"""Idempotency keys: a money command's outcome, refusals included, stored under its key.
+
+The client makes the key before it sends the command and sends it again on a retry. The first
+outcome is stored in the same transaction as the command's effects, so either both exist or
+neither does; a replay returns the stored outcome; the same key with a different payload is an
+error, never a second posting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from tailguard.infra.db import tables
+
+
+class IdempotencyConflict(Exception):
+    """The key was used before for a different command or payload."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"idempotency key {key!r} was used with a different request")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class StoredOutcome:
+    status: int
+    outcome: dict[str, Any]
+
+
+def payload_hash(command: str, payload: dict[str, Any]) -> str:
+    text = json.dumps({"command": command, "payload": payload}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def lookup(
+    connection: Connection, key: str, command: str, digest: str
+) -> StoredOutcome | None:
+    row = connection.execute(
+        select(tables.idempotency).where(tables.idempotency.c.key == key)
+    ).mappings().one_or_none()
+    if row is None:
+        return None
+    if row["command"] != command or row["payload_hash"] != digest:
+        raise IdempotencyConflict(key)
+    return StoredOutcome(row["status"], json.loads(row["outcome"]))
+
+
+def save(
+    connection: Connection,
+    key: str,
+    command: str,
+    digest: str,
+    status: int,
+    outcome: dict[str, Any],
+    recorded_at: datetime,
+) -> None:
+    connection.execute(
+        insert(tables.idempotency).values(
+            key=key, command=command, payload_hash=digest, status=status,
+            outcome=json.dumps(outcome, sort_keys=True, default=str), recorded_at=recorded_at,
+        )
+    )

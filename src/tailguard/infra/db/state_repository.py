@@ -1,0 +1,134 @@
+"""The column-wise cache of each loan's replayed position (`loan_state`, `installment_state`).
+
+Services rewrite a loan's rows after every change from the replay; the end-of-day run advances
+all loans' rows column-wise from one day to the next. Penalty interest is stored exactly as a
+numerator over a per-instalment denominator (contract rate × multiplier / year days), so the
+nightly run continues the very fraction the replay computes and both agree to the fen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from tailguard.infra.db import tables
+from tailguard.loans.account import LoanAccount
+from tailguard.loans.position import Position
+
+
+@dataclass(frozen=True)
+class PenaltyRate:
+    """Daily penalty as base × numerator / denominator fen."""
+
+    numerator: int
+    denominator: int
+
+
+def penalty_rate(account: LoanAccount, contract_rate: Any) -> PenaltyRate:
+    rate = Fraction(contract_rate if contract_rate is not None else account.annual_rate)
+    multiplier = Fraction(account.product.penalty_multiplier)
+    year_days = account.product.day_count.year_days
+    return PenaltyRate(
+        rate.numerator * multiplier.numerator,
+        rate.denominator * multiplier.denominator * year_days,
+    )
+
+
+def installment_rows(account: LoanAccount, position: Position) -> list[dict[str, Any]]:
+    rows = []
+    for state in position.installments:
+        inst = state.installment
+        rate = penalty_rate(account, inst.contract_rate)
+        scaled = state.penalty_exact * rate.denominator
+        assert scaled.denominator == 1, "penalty must be a whole number of 1/denominator fen"
+        rows.append({
+            "loan_id": account.loan_id,
+            "number": inst.number,
+            "due_date": inst.due_date,
+            "grace_end": state.grace_end,
+            "principal_fen": inst.principal_fen,
+            "interest_fen": inst.interest_fen,
+            "fee_fen": inst.fee_fen,
+            "principal_paid_fen": state.principal_paid_fen,
+            "interest_paid_fen": state.interest_paid_fen,
+            "fee_paid_fen": state.fee_paid_fen,
+            "penalty_paid_fen": state.penalty_paid_fen,
+            "penalty_waived_fen": state.penalty_waived_fen,
+            "interest_waived_fen": state.interest_waived_fen,
+            "fee_waived_fen": state.fee_waived_fen,
+            "penalty_numerator": scaled.numerator,
+            "penalty_denominator": rate.denominator,
+            "penalty_rate_numerator": rate.numerator,
+            "accrued_to": state.penalty_accrued_to,
+            "settled_on": state.settled_on,
+            "forgiven": state.forgiven,
+        })
+    return rows
+
+
+def loan_state_row(
+    account: LoanAccount, position: Position, accrued_interest_fen: int
+) -> dict[str, Any]:
+    schedule = account.schedule
+    balloon = schedule.balloon_installment()
+    next_due = position.next_due()
+    return {
+        "loan_id": account.loan_id,
+        "as_of": position.as_of,
+        "principal_outstanding_fen": position.principal_outstanding_fen,
+        "overdue_principal_fen": position.overdue_principal_fen,
+        "overdue_interest_fen": position.overdue_interest_fen,
+        "penalty_outstanding_fen": position.penalty_outstanding_fen,
+        "accrued_interest_fen": accrued_interest_fen,
+        "credit_balance_fen": position.credit_balance_fen,
+        "dpd": position.dpd,
+        "bucket": position.bucket,
+        "next_due_date": next_due.due_date if next_due else None,
+        "balloon_due_date": balloon.due_date if balloon else None,
+        "balloon_fen": balloon.balloon_fen if balloon else 0,
+        "maturity_date": schedule.maturity_date,
+        "paid_off": position.paid_off,
+    }
+
+
+def save_state(
+    connection: Connection, account: LoanAccount, position: Position, accrued_interest_fen: int
+) -> None:
+    """Replace one loan's cached state with its replay."""
+    save_states(connection, [(account, position, accrued_interest_fen)])
+
+
+def save_states(
+    connection: Connection, items: list[tuple[LoanAccount, Position, int]]
+) -> None:
+    """Replace the cached state of several loans in a constant number of statements."""
+    if not items:
+        return
+    ids = [account.loan_id for account, _, _ in items]
+    connection.execute(delete(tables.installment_state).where(
+        tables.installment_state.c.loan_id.in_(ids)))
+    connection.execute(delete(tables.loan_state).where(tables.loan_state.c.loan_id.in_(ids)))
+    connection.execute(
+        insert(tables.loan_state),
+        [loan_state_row(account, position, accrued) for account, position, accrued in items],
+    )
+    connection.execute(
+        insert(tables.installment_state),
+        [row for account, position, _ in items for row in installment_rows(account, position)],
+    )
+
+
+def state_of(connection: Connection, loan_id: str) -> dict[str, Any] | None:
+    row = connection.execute(
+        select(tables.loan_state).where(tables.loan_state.c.loan_id == loan_id)
+    ).mappings().one_or_none()
+    return None if row is None else dict(row)
+
+
+def last_state_date(connection: Connection, loan_id: str) -> date | None:
+    state = state_of(connection, loan_id)
+    return None if state is None else state["as_of"]

@@ -1,0 +1,1 @@
+"""The ledger: double-entry books for loans, following the servicing replay exactly."""
