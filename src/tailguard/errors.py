@@ -42,3 +42,11 @@ class Refused(Exception):
         self.code = code
         self.message = message
         super().__init__(f"{code}: {message}")
+
+
+class NotFound(LookupError):
+    """The thing asked for does not exist, or is not visible to the caller (same answer)."""
+
+
+class Conflict(Exception):
+    """The request contradicts one made before (e.g. an idempotency key reused differently)."""

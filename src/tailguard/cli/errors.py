@@ -23,10 +23,11 @@ from typing import IO, Any, ParamSpec, TypeVar, overload
 
 import click
 
-from tailguard.errors import InvalidInput, Refused
+from tailguard.errors import Conflict, InvalidInput, NotFound, Refused
 
 EXIT_INVALID_INPUT = 2
 EXIT_REFUSED = 3
+EXIT_NOT_FOUND = 4
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -55,6 +56,12 @@ class RefusedError(OneLineError):
     """A request the business rules refuse (exit code 3)."""
 
     exit_code = EXIT_REFUSED
+
+
+class NotFoundError(OneLineError):
+    """What was asked for does not exist (exit code 4)."""
+
+    exit_code = EXIT_NOT_FOUND
 
 
 class OneLineUsageError(click.UsageError):
@@ -109,6 +116,10 @@ def reports_errors(
                 raise InvalidInputError(invalid_input_line(error, field_options)) from error
             except Refused as refusal:
                 raise RefusedError(refused_line(refusal)) from refusal
+            except NotFound as missing:
+                raise NotFoundError(str(missing)) from missing
+            except Conflict as conflict:
+                raise RefusedError(f"conflict: {conflict}") from conflict
 
         return wrapper
 

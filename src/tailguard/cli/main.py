@@ -12,6 +12,7 @@ import click
 
 from tailguard.cli.calculator import schedule
 from tailguard.cli.errors import OneLineErrorGroup
+from tailguard.cli.operations import db, ledger_group, loan, payment, reconcile
 from tailguard.cli.payoff import payoff
 
 
@@ -23,3 +24,5 @@ def main() -> None:
 
 main.add_command(schedule)
 main.add_command(payoff)
+for command in (db, loan, payment, ledger_group, reconcile):
+    main.add_command(command)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from tailguard.errors import InvalidInput, Refused
+from tailguard.errors import InvalidInput, NotFound, Refused
 from tailguard.infra.db import idempotency
 from tailguard.infra.db import ledger_repository as ledger
 from tailguard.infra.db import state_repository as states
@@ -39,10 +39,6 @@ from tailguard.loans.position import Position
 from tailguard.loans.terms import LoanTerms
 from tailguard.money import yuan
 from tailguard.services.platform import Platform
-
-
-class NotFound(LookupError):
-    """The loan (or payment) does not exist, or is not visible to the caller."""
 
 
 @dataclass(frozen=True)
@@ -353,3 +349,117 @@ def payoff_quote(
 ) -> PayoffQuote:
     account = load_account(platform, loan_id)
     return quote_payoff(account, as_of or platform.today(), reason)
+
+
+# -- schedule changes -------------------------------------------------------------------
+def _apply_new_version(
+    platform: Platform,
+    uow: UnitOfWork,
+    repo: LoanRepository,
+    before_account: LoanAccount,
+    account: LoanAccount,
+    reference: str,
+    action: str,
+    detail: dict[str, Any],
+) -> Position:
+    """Store what a schedule-changing rule returned: new versions and facts, books, events."""
+    now = uow.clock.now()
+    today = platform.today()
+    before = states.state_of(uow.connection, account.loan_id)
+    for schedule in account.schedules[len(before_account.schedules):]:
+        partial = LoanAccount(account.loan_id, account.terms,
+                              account.schedules[: account.schedules.index(schedule) + 1],
+                              account.events, account.calendar, account.extended_months,
+                              account.annual_rate_override)
+        repo.add_schedule(partial, now)
+    for event in account.events[len(before_account.events):]:
+        repo.append_event(account.loan_id, event, now)
+        if isinstance(event, PaymentReceived) and event.channel.is_cash:
+            ledger.post_entry(
+                uow.connection,
+                entry_id=f"{event.payment_id}:receipt",
+                value_date=event.value_date,
+                reason_code="PAYMENT",
+                reference_type="payment",
+                reference_id=event.payment_id,
+                legs=[ledger.Leg(CASH, event.amount_fen, account.loan_id),
+                      ledger.Leg(UNAPPLIED_RECEIPTS, -event.amount_fen, account.loan_id)],
+                recorded_at=now,
+            )
+    position = sync_books(uow.connection, account, today, f"{reference}:books", now,
+                          action.upper().replace(".", "_"))
+    repo.set_status(account.loan_id, "closed" if position.paid_off else "active")
+    uow.audit(action, "loan", account.loan_id, detail)
+    uow.emit("ScheduleChanged", account.loan_id, {
+        "loan_id": account.loan_id, "version": account.schedule.version,
+        "reason": account.schedule.reason,
+    }, today)
+    _emit_position_events(uow, account.loan_id, before, position)
+    return position
+
+
+def settle_loan(
+    platform: Platform, actor: str, loan_id: str, amount_fen: int, channel: Channel,
+    idempotency_key: str, reason: SettlementReason = SettlementReason.VOLUNTARY,
+) -> PaymentOutcome:
+    """Apply a payoff today: the settlement version and the payment that settles it."""
+    digest = idempotency.payload_hash("settle", {"loan_id": loan_id, "amount_fen": amount_fen,
+                                                 "reason": reason.value})
+    with platform.uow(actor) as uow:
+        repo = repository(platform, uow)
+        account = _load(repo, loan_id, for_update=True)
+        stored = idempotency.lookup(uow.connection, idempotency_key, "settle", digest)
+        if stored is not None:
+            return PaymentOutcome(**(stored.outcome | {
+                "value_date": date.fromisoformat(stored.outcome["value_date"]), "replayed": True,
+            }))
+        today = platform.today()
+        quote = quote_payoff(account, today, reason)
+        if amount_fen != quote.total_fen:
+            raise Refused("AMOUNT_DIFFERS_FROM_QUOTE",
+                          f"the payoff today is {yuan(quote.total_fen)}, not {yuan(amount_fen)}")
+        payment_id = _payment_id(idempotency_key)
+        updated = account.with_schedule(quote.settlement)
+        if amount_fen:
+            updated = updated.with_event(PaymentReceived(payment_id, today, amount_fen, channel))
+        position = _apply_new_version(platform, uow, repo, account, updated, payment_id,
+                                      "loan.settle", {"amount": yuan(amount_fen),
+                                                      "reason": reason.value})
+        outcome = PaymentOutcome(loan_id, payment_id, "posted", amount_fen, today, position.dpd,
+                                 position.bucket, position.arrears_fen,
+                                 position.credit_balance_fen)
+        idempotency.save(uow.connection, idempotency_key, "settle", digest, 201,
+                         outcome.to_dict(), uow.clock.now())
+        uow.commit()
+        return outcome
+
+
+def apply_account_change(
+    platform: Platform,
+    actor: str,
+    loan_id: str,
+    change: Any,
+    action: str,
+    detail: dict[str, Any],
+) -> Position:
+    """Apply a pure rule's plan (`change(account) -> new account`) to a locked loan."""
+    with platform.uow(actor) as uow:
+        position = apply_change_in(platform, uow, loan_id, change, action, detail)
+        uow.commit()
+        return position
+
+
+def apply_change_in(
+    platform: Platform,
+    uow: UnitOfWork,
+    loan_id: str,
+    change: Any,
+    action: str,
+    detail: dict[str, Any],
+) -> Position:
+    """`apply_account_change` inside a unit of work the caller commits."""
+    repo = repository(platform, uow)
+    account = _load(repo, loan_id, for_update=True)
+    updated = change(account)
+    reference = f"{loan_id}:{action}:v{updated.schedule.version}:e{len(updated.events)}"
+    return _apply_new_version(platform, uow, repo, account, updated, reference, action, detail)

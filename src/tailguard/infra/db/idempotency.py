@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from tailguard.errors import Conflict
 from tailguard.infra.db import tables
 
 
-class IdempotencyConflict(Exception):
+class IdempotencyConflict(Conflict):
     """The key was used before for a different command or payload."""
 
     def __init__(self, key: str) -> None:

@@ -82,6 +82,7 @@ def loan_state_row(
         "principal_outstanding_fen": position.principal_outstanding_fen,
         "overdue_principal_fen": position.overdue_principal_fen,
         "overdue_interest_fen": position.overdue_interest_fen,
+        "overdue_fee_fen": position.overdue_fee_fen,
         "penalty_outstanding_fen": position.penalty_outstanding_fen,
         "accrued_interest_fen": accrued_interest_fen,
         "credit_balance_fen": position.credit_balance_fen,

@@ -186,6 +186,7 @@ loan_state = Table(
     Column("principal_outstanding_fen", Fen, nullable=False),
     Column("overdue_principal_fen", Fen, nullable=False),
     Column("overdue_interest_fen", Fen, nullable=False),
+    Column("overdue_fee_fen", Fen, nullable=False),
     Column("penalty_outstanding_fen", Fen, nullable=False),
     Column("accrued_interest_fen", Fen, nullable=False),
     Column("credit_balance_fen", Fen, nullable=False),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 18:13:19.501412
+Create Date: 2026-11-28 18:22:43.593854
 """
 
 from __future__ import annotations
@@ -326,6 +326,7 @@ def upgrade() -> None:
         sa.Column("principal_outstanding_fen", sa.BigInteger(), nullable=False),
         sa.Column("overdue_principal_fen", sa.BigInteger(), nullable=False),
         sa.Column("overdue_interest_fen", sa.BigInteger(), nullable=False),
+        sa.Column("overdue_fee_fen", sa.BigInteger(), nullable=False),
         sa.Column("penalty_outstanding_fen", sa.BigInteger(), nullable=False),
         sa.Column("accrued_interest_fen", sa.BigInteger(), nullable=False),
         sa.Column("credit_balance_fen", sa.BigInteger(), nullable=False),
