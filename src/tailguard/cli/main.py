@@ -14,6 +14,7 @@ from tailguard.cli.calculator import schedule
 from tailguard.cli.errors import OneLineErrorGroup
 from tailguard.cli.operations import db, ledger_group, loan, payment, reconcile
 from tailguard.cli.payoff import payoff
+from tailguard.cli.server import serve, user
 
 
 @click.group(cls=OneLineErrorGroup)
@@ -24,5 +25,5 @@ def main() -> None:
 
 main.add_command(schedule)
 main.add_command(payoff)
-for command in (db, loan, payment, ledger_group, reconcile):
+for command in (db, loan, payment, ledger_group, reconcile, user, serve):
     main.add_command(command)

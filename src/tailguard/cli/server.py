@@ -1,0 +1,49 @@
+"""`tailguard serve` and `tailguard user create`: running the API and giving people access."""
+
+from __future__ import annotations
+
+import click
+
+from tailguard.cli.errors import reports_errors
+from tailguard.cli.operations import platform
+from tailguard.infra.auth import Role
+from tailguard.infra.users import create_user
+
+
+@click.group("user")
+def user() -> None:
+    """Staff and borrower accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="At least 10 characters; prompted for when not given.")
+@click.option("--agency-id", help="Required for the agency role.")
+@click.option("--borrower-id", help="Required for the borrower role.")
+@reports_errors
+def user_create(username: str, role: str, password: str, agency_id: str | None,
+                borrower_id: str | None) -> None:
+    """Create a user with one role."""
+    plat = platform()
+    with plat.uow("cli") as uow:
+        created = create_user(uow.connection, uow.clock, username, password, Role(role),
+                              agency_id, borrower_id)
+        uow.audit("user.create", "user", created.username, {"role": role})
+        uow.commit()
+    click.echo(f"created {created.username} ({created.role.value})")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@reports_errors
+def serve(host: str, port: int) -> None:
+    """Serve the REST API (and, later, the console and the app)."""
+    import uvicorn
+
+    from tailguard.api.app import create_app
+
+    plat = platform()
+    uvicorn.run(create_app(plat), host=host, port=port, log_level="info")

@@ -1,0 +1,111 @@
+"""Service tests run on SQLite and on PostgreSQL, each test on a fresh, fully set-up database.
+
+A template is initialised once per session for each database (schema, regions, products):
+SQLite copies the template file, PostgreSQL creates the test database `TEMPLATE` it, so a test
+costs milliseconds of set-up instead of a migration. The PostgreSQL tier is skipped only when no
+server answers; `.ci/run` starts one and fails if this tier was skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tailguard.calendar import CalendarFallbackWarning
+from tailguard.infra.clock import FixedClock
+from tailguard.infra.db.engine import make_engine
+from tailguard.infra.settings import load_settings
+from tailguard.services.platform import Platform
+from tailguard.services.setup import initialise
+
+POSTGRES_URL = os.environ.get(
+    "TAILGUARD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+TEMPLATE_DB = "tailguard_test_template"
+START = date(2026, 1, 10)
+
+
+def _postgres_available() -> bool:
+    try:
+        engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def _platform(url: str, clock: FixedClock) -> Platform:
+    settings = load_settings({"TAILGUARD_DATABASE_URL": url, "TAILGUARD_MODE": "test"})
+    return Platform(settings, make_engine(url), clock)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalendarFallbackWarning)
+        platform = _platform(f"sqlite:///{path}", FixedClock.at(START))
+        initialise(platform)
+        platform.engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> str:
+    if not _postgres_available():
+        pytest.skip("PostgreSQL is not reachable")
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {TEMPLATE_DB}"))
+    platform = _platform(f"{base}/{TEMPLATE_DB}", FixedClock.at(START))
+    initialise(platform)
+    platform.engine.dispose()
+    admin.dispose()
+    return base
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "test.db"
+        shutil.copyfile(template, target)
+        yield f"sqlite:///{target}"
+        return
+    base: str = request.getfixturevalue("postgres_template")
+    name = "tg_" + uuid.uuid4().hex[:12]
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock.at(START)
+
+
+@pytest.fixture
+def platform(database_url: str, clock: FixedClock) -> Iterator[Platform]:
+    plat = _platform(database_url, clock)
+    try:
+        yield plat
+    finally:
+        plat.engine.dispose()
