@@ -12,7 +12,7 @@ import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -44,7 +44,7 @@ def _postgres_available() -> bool:
         return False
 
 
-def _platform(url: str, clock: FixedClock) -> Platform:
+def make_platform(url: str, clock: FixedClock) -> Platform:
     settings = load_settings({"TAILGUARD_DATABASE_URL": url, "TAILGUARD_MODE": "test"})
     return Platform(settings, make_engine(url), clock)
 
@@ -54,7 +54,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CalendarFallbackWarning)
-        platform = _platform(f"sqlite:///{path}", FixedClock.at(START))
+        platform = make_platform(f"sqlite:///{path}", FixedClock.at(START))
         initialise(platform)
         platform.engine.dispose()
     return path
@@ -69,7 +69,7 @@ def postgres_template() -> str:
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
         conn.execute(text(f"CREATE DATABASE {TEMPLATE_DB}"))
-    platform = _platform(f"{base}/{TEMPLATE_DB}", FixedClock.at(START))
+    platform = make_platform(f"{base}/{TEMPLATE_DB}", FixedClock.at(START))
     initialise(platform)
     platform.engine.dispose()
     admin.dispose()
@@ -77,24 +77,44 @@ def postgres_template() -> str:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def new_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], str]]:
+    """A factory of fresh, set-up databases of this test's kind (most tests need one)."""
+    created: list[str] = []
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        target = tmp_path / "test.db"
-        shutil.copyfile(template, target)
-        yield f"sqlite:///{target}"
+
+        def new_sqlite() -> str:
+            target = tmp_path / f"test{len(created)}.db"
+            shutil.copyfile(template, target)
+            created.append(str(target))
+            return f"sqlite:///{target}"
+
+        yield new_sqlite
         return
     base: str = request.getfixturevalue("postgres_template")
-    name = "tg_" + uuid.uuid4().hex[:12]
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+
+    def new_postgres() -> str:
+        name = "tg_" + uuid.uuid4().hex[:12]
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+        created.append(name)
+        return f"{base}/{name}"
+
     try:
-        yield f"{base}/{name}"
+        yield new_postgres
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            for name in created:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(new_database: Callable[[], str]) -> str:
+    return new_database()
 
 
 @pytest.fixture
@@ -104,7 +124,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def platform(database_url: str, clock: FixedClock) -> Iterator[Platform]:
-    plat = _platform(database_url, clock)
+    plat = make_platform(database_url, clock)
     try:
         yield plat
     finally:

@@ -50,7 +50,8 @@ def application(
     return LoanApplication(
         borrower=PartyIn(
             name="张三", id_number=resident_id(borrower_region, sequence=serial % 1000),
-            phone="13800138000", address="广东省深圳市南山区科技园", bank_card="6222020200112233446",
+            phone="13800138000", address="广东省深圳市南山区科技园",
+            bank_card="6222020200112233446",
             residence_region_code=residence, employer="深圳某科技有限公司",
         ),
         vehicle=VehicleIn(vin=vin(serial), condition="new", energy="nev", price_fen=250_000_00,

@@ -14,10 +14,12 @@ from tailguard.api.schemas import (
     ApprovalIn,
     BalloonOptionIn,
     DecisionIn,
+    EodRunIn,
     PaymentIn,
     ReversalIn,
     SettleIn,
 )
+from tailguard.batch import eod as end_of_day
 from tailguard.errors import InvalidInput, NotFound
 from tailguard.infra.auth import Role, TokenClaims
 from tailguard.infra.db import ledger_repository
@@ -303,3 +305,22 @@ def trial_balance(
 ) -> dict[str, Any]:
     return trial_balance_document(platform, as_of or platform.today())
 
+
+
+@router.get("/eod/status", tags=["end of day"])
+def eod_status(
+    platform: PlatformDep,
+    user: Annotated[TokenClaims, Depends(allow(Role.SERVICING, Role.ADMINISTRATOR, Role.RISK))],
+) -> dict[str, Any]:
+    return end_of_day.status(platform)
+
+
+@router.post("/eod/run", tags=["end of day"])
+def eod_run(
+    body: EodRunIn, platform: PlatformDep,
+    user: Annotated[TokenClaims, Depends(allow(Role.SERVICING, Role.ADMINISTRATOR))],
+) -> dict[str, Any]:
+    if body.as_of >= platform.today():
+        raise InvalidInput.one("as_of", "not_past", "the end of day runs for past days only")
+    report = end_of_day.run(platform, body.as_of)
+    return {"as_of": body.as_of, "days": len(report.days), "loan_days": report.loans}

@@ -220,3 +220,42 @@ def reconcile(as_json: bool) -> None:
     emit(doc, as_json, text)
     if differences or not tb.balanced:
         raise SystemExit(1)
+
+
+@click.command("eod")
+@click.option("--as-of", metavar="YYYY-MM-DD", help="Business day to run to [default: yesterday].")
+@click.option("--chunk-size", type=int, default=5_000, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@reports_errors(field_options={"as_of": "--as-of"})
+def eod(as_of: str | None, chunk_size: int, as_json: bool) -> None:
+    """End of day: accrue, age and emit events for every active loan, catching up missed days.
+
+    Idempotent: a day already run is skipped; a run interrupted half-way resumes.
+    """
+    from datetime import timedelta
+
+    from tailguard.batch import eod as end_of_day
+
+    plat = platform()
+    day = parse_day(as_of, "as_of", plat.today() - timedelta(days=1))
+    if day > plat.today():
+        raise InvalidInput.one("as_of", "in_future", "cannot run the end of day for the future")
+    if chunk_size < 1:
+        raise InvalidInput.one("chunk_size", "not_positive", "must be at least 1")
+
+    def show(d: date, loans: int) -> None:
+        if not as_json:
+            click.echo(f"  {d.isoformat()}: {loans} loans", err=True)
+
+    report = end_of_day.run(plat, day, chunk_size, progress=show)
+    doc = {
+        "as_of": day.isoformat(),
+        "days": [
+            {"as_of": d.as_of.isoformat(), "loans": d.loans, "chunks": d.chunks,
+             "replayed": d.replayed, "bucket_changes": d.bucket_changes,
+             "balloon_warnings": d.balloon_warnings}
+            for d in report.days
+        ],
+    }
+    emit(doc, as_json, f"end of day to {day.isoformat()}: {len(report.days)} day(s), "
+         f"{report.loans} loan-days")

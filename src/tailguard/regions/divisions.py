@@ -155,13 +155,11 @@ def parse_adcodes(text: str) -> tuple[Division, ...]:
         parent: str | None
         if level is Level.PROVINCE:
             parent = None
-        elif level is Level.CITY or city is None or city == code or city == province:
+        elif level is Level.CITY or city is None or city in (code, province):
             parent = province
         else:
             parent = city if city in rows else province
-        divisions.append(
-            Division(code, name, level, parent, province, city, longitude, latitude)
-        )
+        divisions.append(Division(code, name, level, parent, province, city, longitude, latitude))
     return tuple(divisions)
 
 

@@ -162,7 +162,8 @@ def book_application(platform: Platform, actor: str, application: LoanApplicatio
             pii.insert_party(
                 party_id, party.name.strip(), id_number=resident.number,
                 phone=identity.mobile_phone(party.phone), address=party.address,
-                bank_card=party.bank_card, birth_date=resident.birth_date,
+                bank_card=identity.bank_card(party.bank_card) if party.bank_card else None,
+                birth_date=resident.birth_date,
                 id_region_code=resident.region_code,
                 residence_region_code=party.residence_region_code, employer=party.employer,
             )

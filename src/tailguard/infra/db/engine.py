@@ -13,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "tailguard_write"
+"""Execution option a unit of work sets on its connection: this transaction will write."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -36,9 +38,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
-            # IMMEDIATE takes the write lock at the start, so two writers serialise instead
-            # of deadlocking on a lock upgrade half-way through a transaction.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A writer (a unit of work) takes the write lock at the start with IMMEDIATE, so
+            # two writers queue instead of deadlocking on a lock upgrade half-way through;
+            # readers begin deferred and, under WAL, never wait for a writer.
+            write = connection.get_execution_options().get(WRITE_OPTION, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":

@@ -45,11 +45,17 @@ def installment_rows(account: LoanAccount, position: Position) -> list[dict[str,
         rate = penalty_rate(account, inst.contract_rate)
         scaled = state.penalty_exact * rate.denominator
         assert scaled.denominator == 1, "penalty must be a whole number of 1/denominator fen"
+        contract = Fraction(inst.contract_rate if inst.contract_rate is not None
+                            else account.annual_rate)
         rows.append({
             "loan_id": account.loan_id,
             "number": inst.number,
+            "period_start": inst.period_start,
             "due_date": inst.due_date,
             "grace_end": state.grace_end,
+            "balance_after_fen": inst.balance_after_fen,
+            "rate_numerator": contract.numerator,
+            "rate_denominator": contract.denominator,
             "principal_fen": inst.principal_fen,
             "interest_fen": inst.interest_fen,
             "fee_fen": inst.fee_fen,
@@ -76,6 +82,12 @@ def loan_state_row(
     schedule = account.schedule
     balloon = schedule.balloon_installment()
     next_due = position.next_due()
+    period = next_due.installment if next_due else None
+    rate = Fraction(
+        period.contract_rate if period and period.contract_rate is not None
+        else account.annual_rate
+    )
+    due = position.due()
     return {
         "loan_id": account.loan_id,
         "as_of": position.as_of,
@@ -84,11 +96,25 @@ def loan_state_row(
         "overdue_interest_fen": position.overdue_interest_fen,
         "overdue_fee_fen": position.overdue_fee_fen,
         "penalty_outstanding_fen": position.penalty_outstanding_fen,
+        "settled_penalty_fen": sum(
+            s.penalty_accrued_fen for s in position.installments if s.settled_on is not None
+        ),
+        "settled_penalty_left_fen": sum(
+            s.penalty_outstanding_fen for s in position.installments
+            if s.settled_on is not None
+        ),
         "accrued_interest_fen": accrued_interest_fen,
         "credit_balance_fen": position.credit_balance_fen,
         "dpd": position.dpd,
         "bucket": position.bucket,
         "next_due_date": next_due.due_date if next_due else None,
+        "period_start": period.period_start if period else None,
+        "period_opening_fen": period.balance_after_fen + period.principal_fen if period else 0,
+        "period_interest_fen": period.interest_fen if period else 0,
+        "period_rate_numerator": rate.numerator,
+        "period_rate_denominator": rate.denominator * account.product.day_count.year_days,
+        "interest_due_fen": sum(s.installment.interest_fen for s in due),
+        "fee_due_fen": sum(s.installment.fee_fen for s in due),
         "balloon_due_date": balloon.due_date if balloon else None,
         "balloon_fen": balloon.balloon_fen if balloon else 0,
         "maturity_date": schedule.maturity_date,

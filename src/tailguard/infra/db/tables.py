@@ -188,15 +188,25 @@ loan_state = Table(
     Column("overdue_interest_fen", Fen, nullable=False),
     Column("overdue_fee_fen", Fen, nullable=False),
     Column("penalty_outstanding_fen", Fen, nullable=False),
+    Column("settled_penalty_fen", Fen, nullable=False),
+    Column("settled_penalty_left_fen", Fen, nullable=False),
     Column("accrued_interest_fen", Fen, nullable=False),
     Column("credit_balance_fen", Fen, nullable=False),
     Column("dpd", Integer, nullable=False),
     Column("bucket", String(8), nullable=False),
     Column("next_due_date", Date, nullable=True),
+    Column("period_start", Date, nullable=True),
+    Column("period_opening_fen", Fen, nullable=False),
+    Column("period_interest_fen", Fen, nullable=False),
+    Column("period_rate_numerator", Fen, nullable=False),
+    Column("period_rate_denominator", Fen, nullable=False),
+    Column("interest_due_fen", Fen, nullable=False),
+    Column("fee_due_fen", Fen, nullable=False),
     Column("balloon_due_date", Date, nullable=True),
     Column("balloon_fen", Fen, nullable=False),
     Column("maturity_date", Date, nullable=False),
     Column("paid_off", Boolean, nullable=False),
+    Index("ix_loan_state_as_of", "as_of", "loan_id"),
 )
 
 loan_books = Table(
@@ -211,8 +221,12 @@ installment_state = Table(
     "installment_state", metadata,
     Column("loan_id", String(40), primary_key=True),
     Column("number", Integer, primary_key=True),
+    Column("period_start", Date, nullable=False),
     Column("due_date", Date, nullable=False),
     Column("grace_end", Date, nullable=False),
+    Column("balance_after_fen", Fen, nullable=False),
+    Column("rate_numerator", Fen, nullable=False),
+    Column("rate_denominator", Fen, nullable=False),
     Column("principal_fen", Fen, nullable=False),
     Column("interest_fen", Fen, nullable=False),
     Column("fee_fen", Fen, nullable=False),
@@ -229,7 +243,7 @@ installment_state = Table(
     Column("accrued_to", Date, nullable=True),
     Column("settled_on", Date, nullable=True),
     Column("forgiven", Boolean, nullable=False),
-    Index("ix_installment_state_due", "due_date"),
+    Index("ix_installment_state_open", "loan_id", "settled_on", "due_date"),
 )
 
 accounts = Table(

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, insert
 
 from tailguard.infra.clock import Clock
 from tailguard.infra.db import tables
+from tailguard.infra.db.engine import WRITE_OPTION
 
 
 def _json_default(value: object) -> str:
@@ -43,7 +44,7 @@ class UnitOfWork:
         return self._connection
 
     def __enter__(self) -> UnitOfWork:
-        self._connection = self.engine.connect()
+        self._connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
         self._connection.begin()
         self._committed = False
         return self

@@ -1,0 +1,1 @@
+"""Batch jobs: the end-of-day run and other scheduled work."""

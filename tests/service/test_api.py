@@ -1,0 +1,179 @@
+"""The REST API over HTTP: login, the whole role × endpoint matrix, field-named 4xx errors,
+and a borrower who cannot see another borrower's loan."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tailguard.api.app import create_app
+from tailguard.calendar import CalendarFallbackWarning
+from tailguard.infra.auth import Role
+from tailguard.infra.clock import FixedClock
+from tailguard.infra.users import create_user
+from tailguard.services.booking import book_application
+from tailguard.services.platform import Platform
+from tests.service.factories import application, with_dealer
+
+pytestmark = pytest.mark.filterwarnings("ignore", category=CalendarFallbackWarning)
+warnings.simplefilter("ignore", CalendarFallbackWarning)
+
+R = Role
+STAFF = {R.ADMINISTRATOR, R.CREDIT_OFFICER, R.SERVICING, R.RISK, R.COLLECTOR, R.TEAM_LEAD,
+         R.COMPLIANCE}
+# The specification: which roles each endpoint admits. Every API route must be listed.
+MATRIX: dict[tuple[str, str], set[Role]] = {
+    ("GET", "/api/v1/loans"): STAFF,
+    ("GET", "/api/v1/loans/{loan_id}"): STAFF | {R.BORROWER},
+    ("GET", "/api/v1/loans/{loan_id}/schedule"): STAFF | {R.BORROWER},
+    ("POST", "/api/v1/loans/{loan_id}/payments"): {R.SERVICING},
+    ("POST", "/api/v1/loans/{loan_id}/payments/{payment_id}/reversal"): {R.SERVICING},
+    ("GET", "/api/v1/loans/{loan_id}/payoff-quote"): {R.SERVICING, R.COLLECTOR, R.TEAM_LEAD,
+                                                      R.RISK, R.BORROWER},
+    ("POST", "/api/v1/loans/{loan_id}/payoff"): {R.SERVICING},
+    ("GET", "/api/v1/loans/{loan_id}/balloon-options"): {R.SERVICING, R.COLLECTOR,
+                                                         R.TEAM_LEAD, R.RISK, R.BORROWER},
+    ("POST", "/api/v1/loans/{loan_id}/balloon-options"): {R.SERVICING, R.BORROWER},
+    ("POST", "/api/v1/loans/{loan_id}/approvals"): {R.SERVICING, R.TEAM_LEAD, R.RISK},
+    ("POST", "/api/v1/approvals/{approval_id}/decision"): {R.SERVICING, R.TEAM_LEAD, R.RISK},
+    ("GET", "/api/v1/loans/{loan_id}/ledger"): {R.SERVICING, R.COMPLIANCE, R.RISK,
+                                                R.ADMINISTRATOR},
+    ("GET", "/api/v1/ledger/trial-balance"): {R.SERVICING, R.COMPLIANCE, R.RISK,
+                                              R.ADMINISTRATOR},
+    ("GET", "/api/v1/eod/status"): {R.SERVICING, R.ADMINISTRATOR, R.RISK},
+    ("POST", "/api/v1/eod/run"): {R.SERVICING, R.ADMINISTRATOR},
+}
+PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/health")}
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/loans/{loan_id}/payments"): {"amount": "100.00"},
+    ("POST", "/api/v1/loans/{loan_id}/payments/{payment_id}/reversal"): {"reason": "bounced"},
+    ("POST", "/api/v1/loans/{loan_id}/payoff"): {"amount": "1.00"},
+    ("POST", "/api/v1/loans/{loan_id}/balloon-options"): {"option": "extend", "months": 6},
+    ("POST", "/api/v1/loans/{loan_id}/approvals"): {"action": "waive", "amount": "1.00",
+                                                    "component": "penalty"},
+    ("POST", "/api/v1/approvals/{approval_id}/decision"): {"approve": False},
+    ("POST", "/api/v1/eod/run"): {"as_of": "2026-01-10"},
+}
+
+
+@pytest.fixture
+def api(platform: Platform, clock: FixedClock) -> dict[str, Any]:
+    with_dealer(platform)
+    own = book_application(platform, "officer", application(1, loan_id="OWN"))
+    other = book_application(platform, "officer", application(2, loan_id="OTHER",
+                                                             borrower_region="310104"))
+    clock.advance(timedelta(days=45))
+    app = create_app(platform)
+    client = TestClient(app)
+    with platform.engine.connect() as conn:
+        from sqlalchemy import select
+
+        from tailguard.infra.db import tables
+
+        borrower_id = conn.execute(select(tables.loans.c.borrower_id).where(
+            tables.loans.c.id == own)).scalar_one()
+    tokens = {
+        role: app.state.tokens.issue(
+            f"user-{role.value}", role,
+            agency_id="AG1" if role is R.AGENCY else None,
+            borrower_id=borrower_id if role is R.BORROWER else None,
+        )
+        for role in Role
+    }
+    return {"client": client, "tokens": tokens, "own": own, "other": other, "app": app}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_every_route_is_in_the_matrix(api: dict[str, Any]) -> None:
+    routes = {
+        (method.upper(), path)
+        for path, operations in api["app"].openapi()["paths"].items()
+        for method in operations
+    }
+    assert routes - PUBLIC == set(MATRIX), "an endpoint without a stated role list"
+
+
+def test_role_matrix(api: dict[str, Any]) -> None:
+    client: TestClient = api["client"]
+    for (method, path), allowed in MATRIX.items():
+        url = path.format(loan_id=api["own"], payment_id="pay-x", approval_id="apr-x")
+        for role in Role:
+            headers = auth(api["tokens"][role]) | {"Idempotency-Key": f"key-{role.value}-x"}
+            response = client.request(method, url, headers=headers,
+                                      json=BODIES.get((method, path)))
+            if role in allowed:
+                assert response.status_code not in (401, 403), (role, method, path,
+                                                                 response.text)
+                assert response.status_code < 500, (role, method, path, response.text)
+            else:
+                assert response.status_code == 403, (role, method, path, response.status_code)
+        anonymous = client.request(method, url, json=BODIES.get((method, path)))
+        assert anonymous.status_code == 401
+
+
+def test_a_borrower_cannot_see_another_borrowers_loan(api: dict[str, Any]) -> None:
+    client: TestClient = api["client"]
+    token = auth(api["tokens"][R.BORROWER])
+    assert client.get(f"/api/v1/loans/{api['own']}", headers=token).status_code == 200
+    for suffix in ("", "/schedule", "/payoff-quote", "/balloon-options"):
+        response = client.get(f"/api/v1/loans/{api['other']}{suffix}", headers=token)
+        assert response.status_code == 404, suffix
+
+
+def test_login_with_password_and_throttling(api: dict[str, Any], platform: Platform) -> None:
+    client: TestClient = api["client"]
+    with platform.uow() as uow:
+        create_user(uow.connection, uow.clock, "ops.li", "correct horse battery", R.SERVICING)
+        uow.commit()
+    ok = client.post("/api/v1/auth/token",
+                     data={"username": "ops.li", "password": "correct horse battery"})
+    assert ok.status_code == 200
+    token = ok.json()["access_token"]
+    assert client.get("/api/v1/loans", headers=auth(token)).status_code == 200
+    for _ in range(5):
+        bad = client.post("/api/v1/auth/token", data={"username": "ops.li", "password": "no"})
+        assert bad.status_code == 401
+    locked = client.post("/api/v1/auth/token",
+                         data={"username": "ops.li", "password": "correct horse battery"})
+    assert locked.status_code == 429
+
+
+def test_payments_over_http_with_field_named_errors(api: dict[str, Any]) -> None:
+    client: TestClient = api["client"]
+    headers = auth(api["tokens"][R.SERVICING])
+    url = f"/api/v1/loans/{api['own']}/payments"
+    ok = client.post(url, json={"amount": "4417.73", "value_date": "2026-02-10"},
+                     headers=headers | {"Idempotency-Key": "http-1-abcdef"})
+    assert ok.status_code == 201, ok.text
+    replay = client.post(url, json={"amount": "4417.73", "value_date": "2026-02-10"},
+                         headers=headers | {"Idempotency-Key": "http-1-abcdef"})
+    assert replay.json()["payment_id"] == ok.json()["payment_id"] and replay.json()["replayed"]
+    cases = [
+        ({"amount": "12.345"}, "amount"),
+        ({"amount": 12.5}, "amount"),
+        ({"amount": "-3.00"}, "amount"),
+        ({"amount": "10.00", "value_date": "2026-02-30"}, "value_date"),
+        ({"amount": "10.00", "channel": "cash-in-envelope"}, "channel"),
+        ({"amount": "10.00", "surprise": 1}, "surprise"),
+    ]
+    for body, field in cases:
+        response = client.post(url, json=body, headers=headers | {"Idempotency-Key": "bad-req-1"})
+        assert response.status_code == 422, (body, response.text)
+        assert any(d["field"] == field for d in response.json()["detail"]), response.json()
+    malformed = client.post(url, content=b"{not json", headers=headers | {
+        "Idempotency-Key": "bad-json-1", "Content-Type": "application/json"})
+    assert malformed.status_code == 422
+    unknown = client.post("/api/v1/loans/NOPE/payments", json={"amount": "1.00"},
+                          headers=headers | {"Idempotency-Key": "unknown-1"})
+    assert unknown.status_code == 404
+    conflict = client.post(url, json={"amount": "1.00", "value_date": "2026-02-10"},
+                           headers=headers | {"Idempotency-Key": "http-1-abcdef"})
+    assert conflict.status_code == 409
+    assert conflict.json()["detail"][0]["field"] == "Idempotency-Key"
