@@ -63,6 +63,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_template() -> str:
     if not _postgres_available():
+        if os.environ.get("TAILGUARD_TEST_POSTGRES_URL"):
+            pytest.fail("TAILGUARD_TEST_POSTGRES_URL is set but PostgreSQL does not answer")
         pytest.skip("PostgreSQL is not reachable")
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     base = POSTGRES_URL.rsplit("/", 1)[0]

@@ -12,7 +12,7 @@ import click
 
 from tailguard.cli.calculator import schedule
 from tailguard.cli.errors import OneLineErrorGroup
-from tailguard.cli.operations import db, eod, ledger_group, loan, payment, reconcile
+from tailguard.cli.operations import db, demo, eod, ledger_group, loan, payment, reconcile
 from tailguard.cli.payoff import payoff
 from tailguard.cli.server import serve, user
 
@@ -25,5 +25,5 @@ def main() -> None:
 
 main.add_command(schedule)
 main.add_command(payoff)
-for command in (db, loan, payment, ledger_group, reconcile, eod, user, serve):
+for command in (db, loan, payment, ledger_group, reconcile, eod, demo, user, serve):
     main.add_command(command)

@@ -259,3 +259,27 @@ def eod(as_of: str | None, chunk_size: int, as_json: bool) -> None:
     }
     emit(doc, as_json, f"end of day to {day.isoformat()}: {len(report.days)} day(s), "
          f"{report.loans} loan-days")
+
+
+@click.command("demo")
+@click.option("--loans", type=int, default=300, show_default=True)
+@click.option("--seed", type=int, default=2026, show_default=True)
+@reports_errors
+def demo(loans: int, seed: int) -> None:
+    """Set up the database and fill it with a demo portfolio (once)."""
+    from tailguard.services.demo import build_demo
+
+    if not 1 <= loans <= 100_000:
+        raise InvalidInput.one("loans", "out_of_range", "must be between 1 and 100000")
+    try:
+        plat = bootstrap()
+    except SettingsError as exc:
+        raise Refused("CONFIGURATION", str(exc)) from exc
+    initialise(plat)
+    with click.progressbar(length=1, label="booking the demo portfolio", file=None) as bar:
+        report = build_demo(plat, loans, seed)
+        bar.update(1)
+    if report.skipped:
+        click.echo("the database already holds loans: demo left as it is")
+    else:
+        click.echo(f"booked {report.loans} demo loans with {report.payments} payments")

@@ -463,3 +463,37 @@ def apply_change_in(
     updated = change(account)
     reference = f"{loan_id}:{action}:v{updated.schedule.version}:e{len(updated.events)}"
     return _apply_new_version(platform, uow, repo, account, updated, reference, action, detail)
+
+
+def import_history(
+    platform: Platform, actor: str, loan_id: str, payments: list[PaymentReceived]
+) -> Position:
+    """Record a loan's past payments at once (a migration from a legacy system, the demo).
+
+    The payments are facts with their own value dates; the replay places them, and one true-up
+    books the result, exactly as if each had been posted on its day.
+    """
+    with platform.uow(actor) as uow:
+        repo = repository(platform, uow)
+        account = _load(repo, loan_id, for_update=True)
+        now = uow.clock.now()
+        today = platform.today()
+        for payment in payments:
+            if payment.value_date > today:
+                raise InvalidInput.one("value_date", "in_future", "cannot be after today")
+            account = account.with_event(payment)
+            repo.append_event(loan_id, payment, now)
+            ledger.post_entry(
+                uow.connection, entry_id=f"{payment.payment_id}:receipt",
+                value_date=payment.value_date, reason_code="PAYMENT",
+                reference_type="payment", reference_id=payment.payment_id,
+                legs=[ledger.Leg(CASH, payment.amount_fen, loan_id),
+                      ledger.Leg(UNAPPLIED_RECEIPTS, -payment.amount_fen, loan_id)],
+                recorded_at=now, memo=payment.channel.value,
+            )
+        position = sync_books(uow.connection, account, today, f"{loan_id}:import", now,
+                              "ALLOCATION")
+        repo.set_status(loan_id, "closed" if position.paid_off else "active")
+        uow.audit("loan.import-history", "loan", loan_id, {"payments": len(payments)})
+        uow.commit()
+        return position
