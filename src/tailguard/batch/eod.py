@@ -173,6 +173,20 @@ def run_day(
     return DayReport(day, loans, chunks, replayed, changes, warnings)
 
 
+def _emit_bucket_change(
+    conn: Connection, loan_id: str, day: date, previous_dpd: int, dpd: int, product: Product,
+    now: Any,
+) -> int:
+    """Queue a LoanChangedBucket event when the bucket moved; 1 if it did, else 0."""
+    change = bucket_change(loan_id, day, previous_dpd, dpd, product.buckets)
+    if change is None:
+        return 0
+    conn.execute(insert(tables.outbox).values(
+        event_type="LoanChangedBucket", aggregate_id=loan_id, payload=to_json(change.__dict__),
+        business_date=day, dedupe_key=f"bucket:{loan_id}:{day.isoformat()}", recorded_at=now))
+    return 1
+
+
 def _product(conn: Connection, cache: dict[tuple[str, int], Product], code: str,
              version: int) -> Product:
     key = (code, version)
@@ -358,13 +372,7 @@ def _chunk(
         if exceptional[k]:
             continue
         dpd = int(night.dpd[k])
-        change = bucket_change(ids[k], day, r["dpd"], dpd, prods[k].buckets)
-        if change is not None:
-            changes += 1
-            conn.execute(insert(tables.outbox).values(
-                event_type="LoanChangedBucket", aggregate_id=ids[k],
-                payload=to_json(change.__dict__), business_date=day,
-                dedupe_key=f"bucket:{ids[k]}:{day.isoformat()}", recorded_at=now))
+        changes += _emit_bucket_change(conn, ids[k], day, r["dpd"], dpd, prods[k], now)
         balloon_due = r["balloon_due_date"]
         if balloon_due is not None and (balloon_due - day).days in BALLOON_WARNING_DAYS:
             warnings += 1
@@ -410,13 +418,7 @@ def _chunk(
         assert account is not None
         position = sync_books(conn, account, day, f"eod:{day.isoformat()}:replay:{ids[k]}", now,
                               "EOD_ACCRUAL")
-        change = bucket_change(ids[k], day, state_rows[k]["dpd"], position.dpd,
-                               prods[k].buckets)
-        if change is not None:
-            changes += 1
-            conn.execute(insert(tables.outbox).values(
-                event_type="LoanChangedBucket", aggregate_id=ids[k],
-                payload=to_json(change.__dict__), business_date=day,
-                dedupe_key=f"bucket:{ids[k]}:{day.isoformat()}", recorded_at=now))
+        changes += _emit_bucket_change(conn, ids[k], day, state_rows[k]["dpd"], position.dpd,
+                                       prods[k], now)
         replayed += 1
     return n, replayed, changes, warnings

@@ -101,6 +101,30 @@ def sync_books(
     return position
 
 
+def post_receipt(connection: Connection, payment: PaymentReceived, loan_id: str,
+                 recorded_at: Any) -> None:
+    """Cash in: Dr cash, Cr unapplied receipts; the true-up then applies it to the loan."""
+    ledger.post_entry(
+        connection,
+        entry_id=f"{payment.payment_id}:receipt",
+        value_date=payment.value_date,
+        reason_code="PAYMENT",
+        reference_type="payment",
+        reference_id=payment.payment_id,
+        legs=[ledger.Leg(CASH, payment.amount_fen, loan_id),
+              ledger.Leg(UNAPPLIED_RECEIPTS, -payment.amount_fen, loan_id)],
+        recorded_at=recorded_at,
+        memo=payment.channel.value,
+    )
+
+
+def _replayed(stored: idempotency.StoredOutcome) -> PaymentOutcome:
+    """The first outcome stored under a key, marked as a replay."""
+    return PaymentOutcome(**(stored.outcome | {
+        "value_date": date.fromisoformat(stored.outcome["value_date"]), "replayed": True,
+    }))
+
+
 def _emit_position_events(
     uow: UnitOfWork, loan_id: str, before: dict[str, Any] | None, position: Position
 ) -> None:
@@ -219,9 +243,7 @@ def _post_payment_once(
         account = _load(repo, loan_id, for_update=True)
         stored = idempotency.lookup(uow.connection, key, "post_payment", digest)
         if stored is not None:
-            return PaymentOutcome(**(stored.outcome | {
-                "value_date": date.fromisoformat(stored.outcome["value_date"]), "replayed": True,
-            }))
+            return _replayed(stored)
         today = platform.today()
         payment_id = _payment_id(key)
         refusal: Refused | None = None
@@ -252,18 +274,7 @@ def _post_payment_once(
         event = PaymentReceived(payment_id, value_date, amount_fen, channel)
         account = account.with_event(event)
         repo.append_event(loan_id, event, now)
-        ledger.post_entry(
-            uow.connection,
-            entry_id=f"{payment_id}:receipt",
-            value_date=value_date,
-            reason_code="PAYMENT",
-            reference_type="payment",
-            reference_id=payment_id,
-            legs=[ledger.Leg(CASH, amount_fen, loan_id),
-                  ledger.Leg(UNAPPLIED_RECEIPTS, -amount_fen, loan_id)],
-            recorded_at=now,
-            memo=channel.value,
-        )
+        post_receipt(uow.connection, event, loan_id, now)
         position = sync_books(uow.connection, account, today, f"{payment_id}:allocation", now,
                               "ALLOCATION")
         if position.paid_off:
@@ -292,9 +303,7 @@ def reverse_payment(
         account = _load(repo, loan_id, for_update=True)
         stored = idempotency.lookup(uow.connection, idempotency_key, "reverse_payment", digest)
         if stored is not None:
-            return PaymentOutcome(**(stored.outcome | {
-                "value_date": date.fromisoformat(stored.outcome["value_date"]), "replayed": True,
-            }))
+            return _replayed(stored)
         payment = next((e for e in account.events if isinstance(e, PaymentReceived)
                         and e.payment_id == payment_id), None)
         if payment is None:
@@ -375,17 +384,7 @@ def _apply_new_version(
     for event in account.events[len(before_account.events):]:
         repo.append_event(account.loan_id, event, now)
         if isinstance(event, PaymentReceived) and event.channel.is_cash:
-            ledger.post_entry(
-                uow.connection,
-                entry_id=f"{event.payment_id}:receipt",
-                value_date=event.value_date,
-                reason_code="PAYMENT",
-                reference_type="payment",
-                reference_id=event.payment_id,
-                legs=[ledger.Leg(CASH, event.amount_fen, account.loan_id),
-                      ledger.Leg(UNAPPLIED_RECEIPTS, -event.amount_fen, account.loan_id)],
-                recorded_at=now,
-            )
+            post_receipt(uow.connection, event, account.loan_id, now)
     position = sync_books(uow.connection, account, today, f"{reference}:books", now,
                           action.upper().replace(".", "_"))
     repo.set_status(account.loan_id, "closed" if position.paid_off else "active")
@@ -410,9 +409,7 @@ def settle_loan(
         account = _load(repo, loan_id, for_update=True)
         stored = idempotency.lookup(uow.connection, idempotency_key, "settle", digest)
         if stored is not None:
-            return PaymentOutcome(**(stored.outcome | {
-                "value_date": date.fromisoformat(stored.outcome["value_date"]), "replayed": True,
-            }))
+            return _replayed(stored)
         today = platform.today()
         quote = quote_payoff(account, today, reason)
         if amount_fen != quote.total_fen:
@@ -483,14 +480,7 @@ def import_history(
                 raise InvalidInput.one("value_date", "in_future", "cannot be after today")
             account = account.with_event(payment)
             repo.append_event(loan_id, payment, now)
-            ledger.post_entry(
-                uow.connection, entry_id=f"{payment.payment_id}:receipt",
-                value_date=payment.value_date, reason_code="PAYMENT",
-                reference_type="payment", reference_id=payment.payment_id,
-                legs=[ledger.Leg(CASH, payment.amount_fen, loan_id),
-                      ledger.Leg(UNAPPLIED_RECEIPTS, -payment.amount_fen, loan_id)],
-                recorded_at=now, memo=payment.channel.value,
-            )
+            post_receipt(uow.connection, payment, loan_id, now)
         position = sync_books(uow.connection, account, today, f"{loan_id}:import", now,
                               "ALLOCATION")
         repo.set_status(loan_id, "closed" if position.paid_off else "active")
