@@ -45,6 +45,8 @@ MATRIX: dict[tuple[str, str], set[Role]] = {
     ("GET", "/api/v1/ledger/trial-balance"): {R.SERVICING, R.COMPLIANCE, R.RISK,
                                               R.ADMINISTRATOR},
     ("GET", "/api/v1/eod/status"): {R.SERVICING, R.ADMINISTRATOR, R.RISK},
+    ("GET", "/api/v1/loans/{loan_id}/borrower"): STAFF | {R.BORROWER},
+    ("POST", "/api/v1/loans/{loan_id}/borrower/unmask"): STAFF | {R.BORROWER},
     ("POST", "/api/v1/eod/run"): {R.SERVICING, R.ADMINISTRATOR},
 }
 PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/health")}
@@ -57,6 +59,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                                     "component": "penalty"},
     ("POST", "/api/v1/approvals/{approval_id}/decision"): {"approve": False},
     ("POST", "/api/v1/eod/run"): {"as_of": "2026-01-10"},
+    ("POST", "/api/v1/loans/{loan_id}/borrower/unmask"): {"fields": ["phone"],
+                                                          "reason": "calling about arrears"},
 }
 
 
@@ -177,3 +181,31 @@ def test_payments_over_http_with_field_named_errors(api: dict[str, Any]) -> None
                            headers=headers | {"Idempotency-Key": "http-1-abcdef"})
     assert conflict.status_code == 409
     assert conflict.json()["detail"][0]["field"] == "Idempotency-Key"
+
+
+def test_personal_data_is_masked_and_unmasked_reads_are_audited(
+    api: dict[str, Any], platform: Platform
+) -> None:
+    from sqlalchemy import select
+
+    from tailguard.infra.db import tables
+
+    client: TestClient = api["client"]
+    url = f"/api/v1/loans/{api['own']}/borrower"
+    masked = client.get(url, headers=auth(api["tokens"][R.COLLECTOR])).json()
+    assert masked["masked"] and "*" in masked["phone"] and "*" in masked["id_number"]
+    assert "110105198503151" not in str(masked)
+    body = {"fields": ["phone"], "reason": "calling about arrears"}
+    shown = client.post(f"{url}/unmask", json=body, headers=auth(api["tokens"][R.COLLECTOR]))
+    assert shown.status_code == 200 and shown.json()["values"]["phone"].endswith("38000")
+    denied = client.post(f"{url}/unmask", json={"fields": ["id_number"], "reason": "curious"},
+                         headers=auth(api["tokens"][R.COLLECTOR]))
+    assert denied.status_code == 409
+    no_reason = client.post(f"{url}/unmask", json={"fields": ["phone"], "reason": ""},
+                            headers=auth(api["tokens"][R.COLLECTOR]))
+    assert no_reason.status_code == 422
+    with platform.engine.connect() as conn:
+        reads = conn.execute(select(tables.audit_log.c.actor, tables.audit_log.c.detail).where(
+            tables.audit_log.c.action == "pii.read")).all()
+    assert [r.actor for r in reads] == ["user-collector"]
+    assert "calling about arrears" in reads[0].detail

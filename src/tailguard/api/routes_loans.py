@@ -18,12 +18,15 @@ from tailguard.api.schemas import (
     PaymentIn,
     ReversalIn,
     SettleIn,
+    UnmaskIn,
 )
 from tailguard.batch import eod as end_of_day
 from tailguard.errors import InvalidInput, NotFound
 from tailguard.infra.auth import Role, TokenClaims
+from tailguard.infra.crypto import FieldCipher
 from tailguard.infra.db import ledger_repository
 from tailguard.infra.db.loan_repository import LoanRepository
+from tailguard.infra.pii import PersonalData
 from tailguard.loans.events import Channel
 from tailguard.loans.maturity import (
     BalloonPlan,
@@ -324,3 +327,44 @@ def eod_run(
         raise InvalidInput.one("as_of", "not_past", "the end of day runs for past days only")
     report = end_of_day.run(platform, body.as_of)
     return {"as_of": body.as_of, "days": len(report.days), "loan_days": report.loans}
+
+
+def _borrower_of(platform: PlatformDep, loan_id: str) -> str:
+    with platform.engine.connect() as conn:
+        record = LoanRepository(conn, platform.calendar_for).record(loan_id)
+    if record is None:
+        raise NotFound(f"loan {loan_id} does not exist")
+    return record.borrower_id
+
+
+@router.get("/loans/{loan_id}/borrower", tags=["personal data"])
+def borrower_masked(
+    loan_id: str, platform: PlatformDep,
+    user: Annotated[TokenClaims, Depends(allow(*STAFF_READ, Role.BORROWER))],
+) -> dict[str, Any]:
+    """The borrower's personal data, masked (no audit: nothing identifying is shown)."""
+    _visible(platform, user, loan_id)
+    party_id = _borrower_of(platform, loan_id)
+    with platform.uow(user.subject) as uow:
+        view = PersonalData(uow, FieldCipher.from_settings(platform.settings)).masked(party_id)
+    return {"party_id": view.party_id, "name": view.name, "id_number": view.id_number,
+            "phone": view.phone, "address": view.address, "bank_card": view.bank_card,
+            "masked": True}
+
+
+@router.post("/loans/{loan_id}/borrower/unmask", tags=["personal data"])
+def borrower_unmasked(
+    loan_id: str, body: UnmaskIn, platform: PlatformDep,
+    user: Annotated[TokenClaims, Depends(allow(*STAFF_READ, Role.BORROWER))],
+) -> dict[str, Any]:
+    """Full values of the named fields, for roles that need them, with a reason; audited."""
+    _visible(platform, user, loan_id)
+    party_id = _borrower_of(platform, loan_id)
+    with platform.uow(user.subject) as uow:
+        values = PersonalData(uow, FieldCipher.from_settings(platform.settings)).unmasked(
+            party_id, body.fields, role=user.role, reason=body.reason,
+            within_scope=user.role is Role.BORROWER,
+        )
+        uow.commit()  # the audit row of the read
+    return {"party_id": party_id, "masked": False,
+            "values": {field.value: value for field, value in values.items()}}

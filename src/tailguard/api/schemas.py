@@ -72,6 +72,14 @@ class DecisionIn(Strict):
     approve: bool
 
 
+class UnmaskIn(Strict):
+    fields: Annotated[
+        list[Literal["name", "id_number", "phone", "address", "bank_card"]],
+        Field(min_length=1, max_length=5),
+    ]
+    reason: Annotated[str, Field(min_length=4, max_length=200)]
+
+
 class EodRunIn(Strict):
     as_of: date
 
