@@ -19,10 +19,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
+from tailguard.infra.db import bulk, tables
 from tailguard.infra.db import ledger_repository as ledger
-from tailguard.infra.db import tables
 from tailguard.infra.db.codecs import product_from_json
 from tailguard.infra.db.loan_repository import LoanRepository
 from tailguard.infra.db.uow import to_json
@@ -341,12 +341,10 @@ def _chunk(
         ledger.post_entry(conn, entry_id=f"eod:{day.isoformat()}:chunk:{first}", value_date=day,
                           reason_code="EOD_ACCRUAL", reference_type="eod",
                           reference_id=day.isoformat(), legs=legs, recorded_at=now)
-    if updates:
-        conn.execute(update(books).where(and_(books.c.loan_id == bindparam("l"),
-                                              books.c.flow == bindparam("f")))
-                     .values(amount_fen=bindparam("a")), updates)
-    if inserts:
-        conn.execute(insert(books), inserts)
+    bulk.executemany(conn, "UPDATE loan_books SET amount_fen = :a "
+                           "WHERE loan_id = :l AND flow = :f", updates)
+    bulk.executemany(conn, "INSERT INTO loan_books (loan_id, flow, amount_fen) "
+                           "VALUES (:loan_id, :flow, :amount_fen)", inserts)
 
     # Open instalments: penalty state, and those settled today with nothing to pay.
     row_updates = [
@@ -357,13 +355,9 @@ def _chunk(
                                             and day <= r["grace_end"]))}
         for j, r in enumerate(open_rows) if not exceptional[index[r["loan_id"]]]
     ]
-    if row_updates:
-        conn.execute(
-            update(i).where(and_(i.c.loan_id == bindparam("l"), i.c.number == bindparam("n")))
-            .values(penalty_numerator=bindparam("num"), accrued_to=bindparam("to"),
-                    settled_on=bindparam("settled"), forgiven=bindparam("forgiven")),
-            row_updates,
-        )
+    bulk.executemany(conn, "UPDATE installment_state SET penalty_numerator = :num, "
+                           "accrued_to = :to, settled_on = :settled, forgiven = :forgiven "
+                           "WHERE loan_id = :l AND number = :n", row_updates)
 
     # Loan state and events.
     state_updates = []
@@ -394,21 +388,17 @@ def _chunk(
             "pi": period["interest"][k], "pn": period["num"][k], "pd": period["den"][k],
             "idue": int(interest_due[k]), "fdue": int(fee_due[k]),
         })
-    if state_updates:
-        conn.execute(
-            update(s).where(s.c.loan_id == bindparam("l")).values(
-                as_of=bindparam("as_of"), dpd=bindparam("dpd"), bucket=bindparam("bucket"),
-                accrued_interest_fen=bindparam("accrued"),
-                penalty_outstanding_fen=bindparam("penalty"),
-                overdue_principal_fen=bindparam("op"), overdue_interest_fen=bindparam("oi"),
-                overdue_fee_fen=bindparam("of"), next_due_date=bindparam("next"),
-                period_start=bindparam("ps"), period_opening_fen=bindparam("po"),
-                period_interest_fen=bindparam("pi"), period_rate_numerator=bindparam("pn"),
-                period_rate_denominator=bindparam("pd"), interest_due_fen=bindparam("idue"),
-                fee_due_fen=bindparam("fdue"),
-            ),
-            state_updates,
-        )
+    bulk.executemany(
+        conn,
+        "UPDATE loan_state SET as_of = :as_of, dpd = :dpd, bucket = :bucket, "
+        "accrued_interest_fen = :accrued, penalty_outstanding_fen = :penalty, "
+        "overdue_principal_fen = :op, overdue_interest_fen = :oi, overdue_fee_fen = :of, "
+        "next_due_date = :next, period_start = :ps, period_opening_fen = :po, "
+        "period_interest_fen = :pi, period_rate_numerator = :pn, "
+        "period_rate_denominator = :pd, interest_due_fen = :idue, fee_due_fen = :fdue "
+        "WHERE loan_id = :l",
+        state_updates,
+    )
 
     # The few loans only the replay can move: a credit to apply, or days to catch up.
     replayed = 0

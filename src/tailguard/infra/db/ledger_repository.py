@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from tailguard.infra.db import tables
+from tailguard.infra.db import bulk, tables
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,10 @@ def post_entry(
         )
         .returning(tables.journal_entries.c.seq)
     ).scalar_one()
-    connection.execute(
-        insert(tables.postings),
+    bulk.executemany(
+        connection,
+        "INSERT INTO postings (entry_seq, account_code, loan_id, amount_fen) "
+        "VALUES (:entry_seq, :account_code, :loan_id, :amount_fen)",
         [
             {"entry_seq": seq, "account_code": leg.account, "loan_id": leg.loan_id,
              "amount_fen": leg.amount_fen}
