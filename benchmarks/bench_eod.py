@@ -178,6 +178,7 @@ def main() -> None:
     parser.add_argument("--loans", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="10,000 loans")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--postgres-url",
                         default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     args, _ = parser.parse_known_args()
@@ -187,7 +188,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     db = work / f"eod-{uuid.uuid4().hex[:8]}.db"
     try:
-        bench("sqlite", f"sqlite:///{db}", loans, tmpl, sample=200)
+        if not args.no_sqlite:
+            bench("sqlite", f"sqlite:///{db}", loans, tmpl, sample=200)
     finally:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)

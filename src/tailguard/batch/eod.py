@@ -41,6 +41,16 @@ from tailguard.services.platform import Platform
 from tailguard.services.servicing import sync_books
 
 CHUNK_SIZE = 5_000
+STATE_COLUMNS = {
+    "loan_id": "varchar", "as_of": "date", "dpd": "integer", "bucket": "varchar",
+    "accrued_interest_fen": "bigint", "penalty_outstanding_fen": "bigint",
+    "overdue_principal_fen": "bigint", "overdue_interest_fen": "bigint",
+    "overdue_fee_fen": "bigint", "next_due_date": "date", "period_start": "date",
+    "period_opening_fen": "bigint", "period_interest_fen": "bigint",
+    "period_rate_numerator": "bigint", "period_rate_denominator": "bigint",
+    "interest_due_fen": "bigint", "fee_due_fen": "bigint",
+}
+"""The loan_state columns the nightly step rewrites, with their PostgreSQL types."""
 BALLOON_WARNING_DAYS = (120, 90, 60, 30)
 EPOCH = date(1970, 1, 1)
 
@@ -336,28 +346,30 @@ def _chunk(
                 if have is None:
                     inserts.append({"loan_id": loan_id, "flow": flow, "amount_fen": want})
                 else:
-                    updates.append({"l": loan_id, "f": flow, "a": want})
+                    updates.append({"loan_id": loan_id, "flow": flow, "amount_fen": want})
     if legs:
         ledger.post_entry(conn, entry_id=f"eod:{day.isoformat()}:chunk:{first}", value_date=day,
                           reason_code="EOD_ACCRUAL", reference_type="eod",
                           reference_id=day.isoformat(), legs=legs, recorded_at=now)
-    bulk.executemany(conn, "UPDATE loan_books SET amount_fen = :a "
-                           "WHERE loan_id = :l AND flow = :f", updates)
-    bulk.executemany(conn, "INSERT INTO loan_books (loan_id, flow, amount_fen) "
-                           "VALUES (:loan_id, :flow, :amount_fen)", inserts)
+    bulk.update_rows(conn, "loan_books", ("loan_id", "flow"),
+                     {"loan_id": "varchar", "flow": "varchar", "amount_fen": "bigint"}, updates)
+    bulk.insert_rows(conn, "loan_books", ("loan_id", "flow", "amount_fen"), inserts)
 
     # Open instalments: penalty state, and those settled today with nothing to pay.
     row_updates = [
-        {"l": r["loan_id"], "n": r["number"], "num": int(night.penalty_numerator[j]),
-         "to": r["accrued_to"] if r["due_date"] >= day else _date(int(night.accrued_to[j])),
-         "settled": day if night.settled_today[j] else None,
+        {"loan_id": r["loan_id"], "number": r["number"],
+         "penalty_numerator": int(night.penalty_numerator[j]),
+         "accrued_to": (r["accrued_to"] if r["due_date"] >= day
+                        else _date(int(night.accrued_to[j]))),
+         "settled_on": day if night.settled_today[j] else None,
          "forgiven": bool(r["forgiven"] or (night.settled_today[j]
                                             and day <= r["grace_end"]))}
         for j, r in enumerate(open_rows) if not exceptional[index[r["loan_id"]]]
     ]
-    bulk.executemany(conn, "UPDATE installment_state SET penalty_numerator = :num, "
-                           "accrued_to = :to, settled_on = :settled, forgiven = :forgiven "
-                           "WHERE loan_id = :l AND number = :n", row_updates)
+    bulk.update_rows(conn, "installment_state", ("loan_id", "number"), {
+        "loan_id": "varchar", "number": "integer", "penalty_numerator": "bigint",
+        "accrued_to": "date", "settled_on": "date", "forgiven": "boolean",
+    }, row_updates)
 
     # Loan state and events.
     state_updates = []
@@ -378,27 +390,21 @@ def _chunk(
                 business_date=day, dedupe_key=f"balloon:{ids[k]}:{days_left}",
                 recorded_at=now))
         state_updates.append({
-            "l": ids[k], "as_of": day, "dpd": dpd, "bucket": night.bucket[k],
-            "accrued": int(night.accrued_interest[k]),
-            "penalty": int(night.penalty_outstanding[k]),
-            "op": int(night.overdue_principal[k]), "oi": int(night.overdue_interest[k]),
-            "of": int(night.overdue_fee[k]),
-            "next": _date(period["due"][k]) if period["due"][k] >= 0 else None,
-            "ps": _date(period["start"][k]), "po": period["opening"][k],
-            "pi": period["interest"][k], "pn": period["num"][k], "pd": period["den"][k],
-            "idue": int(interest_due[k]), "fdue": int(fee_due[k]),
+            "loan_id": ids[k], "as_of": day, "dpd": dpd, "bucket": night.bucket[k],
+            "accrued_interest_fen": int(night.accrued_interest[k]),
+            "penalty_outstanding_fen": int(night.penalty_outstanding[k]),
+            "overdue_principal_fen": int(night.overdue_principal[k]),
+            "overdue_interest_fen": int(night.overdue_interest[k]),
+            "overdue_fee_fen": int(night.overdue_fee[k]),
+            "next_due_date": _date(period["due"][k]) if period["due"][k] >= 0 else None,
+            "period_start": _date(period["start"][k]),
+            "period_opening_fen": period["opening"][k],
+            "period_interest_fen": period["interest"][k],
+            "period_rate_numerator": period["num"][k],
+            "period_rate_denominator": period["den"][k],
+            "interest_due_fen": int(interest_due[k]), "fee_due_fen": int(fee_due[k]),
         })
-    bulk.executemany(
-        conn,
-        "UPDATE loan_state SET as_of = :as_of, dpd = :dpd, bucket = :bucket, "
-        "accrued_interest_fen = :accrued, penalty_outstanding_fen = :penalty, "
-        "overdue_principal_fen = :op, overdue_interest_fen = :oi, overdue_fee_fen = :of, "
-        "next_due_date = :next, period_start = :ps, period_opening_fen = :po, "
-        "period_interest_fen = :pi, period_rate_numerator = :pn, "
-        "period_rate_denominator = :pd, interest_due_fen = :idue, fee_due_fen = :fdue "
-        "WHERE loan_id = :l",
-        state_updates,
-    )
+    bulk.update_rows(conn, "loan_state", ("loan_id",), STATE_COLUMNS, state_updates)
 
     # The few loans only the replay can move: a credit to apply, or days to catch up.
     replayed = 0

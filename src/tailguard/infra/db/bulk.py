@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
@@ -23,3 +24,75 @@ def executemany(connection: Connection, sql: str, rows: Sequence[dict[str, Any]]
     if connection.dialect.name == "postgresql":
         sql = _NAMED.sub(r"%(\1)s", sql)
     connection.exec_driver_sql(sql, list(rows))
+
+
+def _psycopg(connection: Connection) -> psycopg.Connection[Any]:
+    """The driver connection under SQLAlchemy's, in the same transaction."""
+    raw = connection.connection.dbapi_connection
+    assert isinstance(raw, psycopg.Connection)
+    return raw
+
+
+def update_rows(
+    connection: Connection,
+    table: str,
+    keys: Sequence[str],
+    columns: dict[str, str],
+    rows: Sequence[dict[str, Any]],
+) -> None:
+    """UPDATE `table` SET columns FROM rows WHERE keys match, one row per dict.
+
+    `columns` maps every column named in the rows (keys included) to its PostgreSQL type. On
+    PostgreSQL the rows are COPYed into a temporary table and applied with one UPDATE … FROM,
+    which is an order of magnitude faster than one statement per row; SQLite, in process,
+    takes the plain executemany.
+    """
+    if not rows:
+        return
+    names = list(columns)
+    settable = [c for c in names if c not in keys]
+    if connection.dialect.name != "postgresql":
+        executemany(
+            connection,
+            f"UPDATE {table} SET {', '.join(f'{c} = :{c}' for c in settable)} "
+            f"WHERE {' AND '.join(f'{k} = :{k}' for k in keys)}",
+            rows,
+        )
+        return
+    temp = f"tmp_{table}"
+    raw = _psycopg(connection)
+    with raw.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
+            f"({', '.join(f'{n} {t}' for n, t in columns.items())}) ON COMMIT DROP"
+        )
+        cursor.execute(f"TRUNCATE {temp}")
+        with cursor.copy(f"COPY {temp} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(row[n] for n in names))
+        cursor.execute(
+            f"UPDATE {table} AS t SET {', '.join(f'{c} = s.{c}' for c in settable)} "
+            f"FROM {temp} AS s WHERE {' AND '.join(f't.{k} = s.{k}' for k in keys)}"
+        )
+
+
+def insert_rows(
+    connection: Connection, table: str, names: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """INSERT many rows: COPY on PostgreSQL, executemany on SQLite."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        executemany(
+            connection,
+            f"INSERT INTO {table} ({', '.join(names)}) "
+            f"VALUES ({', '.join(f':{n}' for n in names)})",
+            rows,
+        )
+        return
+    raw = _psycopg(connection)
+    with raw.cursor() as cursor, cursor.copy(
+        f"COPY {table} ({', '.join(names)}) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row(tuple(row[n] for n in names))

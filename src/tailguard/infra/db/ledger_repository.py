@@ -55,10 +55,10 @@ def post_entry(
         )
         .returning(tables.journal_entries.c.seq)
     ).scalar_one()
-    bulk.executemany(
+    bulk.insert_rows(
         connection,
-        "INSERT INTO postings (entry_seq, account_code, loan_id, amount_fen) "
-        "VALUES (:entry_seq, :account_code, :loan_id, :amount_fen)",
+        "postings",
+        ("entry_seq", "account_code", "loan_id", "amount_fen"),
         [
             {"entry_seq": seq, "account_code": leg.account, "loan_id": leg.loan_id,
              "amount_fen": leg.amount_fen}
