@@ -206,8 +206,9 @@ loan_state = Table(
     Column("balloon_fen", Fen, nullable=False),
     Column("maturity_date", Date, nullable=False),
     Column("paid_off", Boolean, nullable=False),
-    Index("ix_loan_state_as_of", "as_of", "loan_id"),
 )
+"""No index on `as_of`: the nightly run rewrites it on every row, and an index on it would turn
+each of those updates into an index update too (no HOT update on PostgreSQL)."""
 
 loan_books = Table(
     "loan_books", metadata,
