@@ -42,8 +42,19 @@ class ChinaStatutoryCalendar:
     """
 
     fallback_years: set[int] = field(default_factory=set)
+    _known: dict[date, bool] = field(default_factory=dict, repr=False, compare=False)
 
     def is_working_day(self, day: date) -> bool:
+        # Every replay asks about the same few hundred due dates: remember the answers.
+        known = self._known.get(day)
+        if known is not None:
+            return known
+        answer = self._lookup(day)
+        if len(self._known) < 100_000:
+            self._known[day] = answer
+        return answer
+
+    def _lookup(self, day: date) -> bool:
         try:
             return bool(chinese_calendar.is_workday(day))
         except NotImplementedError:

@@ -210,11 +210,11 @@ class _Working:
     forgiven: bool = False
 
     def owed(self, component: Component) -> int:
-        return {
-            Component.FEE: self.inst.fee_fen,
-            Component.INTEREST: self.inst.interest_fen,
-            Component.PRINCIPAL: self.inst.principal_fen,
-        }[component]
+        if component is Component.PRINCIPAL:
+            return self.inst.principal_fen
+        if component is Component.INTEREST:
+            return self.inst.interest_fen
+        return self.inst.fee_fen
 
     def contractual_left(self) -> int:
         return sum(
@@ -237,6 +237,7 @@ class _Replay:
         ]
         self.credit = 0
         self.allocations: list[Allocation] = []
+        self.first_open = 0
 
     # -- penalty ------------------------------------------------------------------------
     def _penalty_base(self, row: _Working) -> int:
@@ -280,13 +281,22 @@ class _Replay:
     # -- events -------------------------------------------------------------------------
     def _claims(self, day: date) -> list[Claim]:
         claims = []
-        for row in self.rows:
+        for index in range(self.first_open, len(self.rows)):
+            row = self.rows[index]
             if row.inst.due_date > day:
                 break
+            found = False
             for component in Component:
                 left = self.outstanding(row, component, day)
                 if left > 0:
                     claims.append(Claim(row.inst.number, component, left))
+                    found = True
+            # A settled row past its grace (or forgiven) owes nothing more, ever: skip it next
+            # time. Rows before `first_open` are all such rows.
+            if not found and index == self.first_open and row.settled_on is not None and (
+                row.forgiven or day > row.grace_end
+            ):
+                self.first_open += 1
         return order_claims(claims, self.product.waterfall)
 
     def settle_check(self, day: date) -> None:
