@@ -12,6 +12,7 @@ import click
 
 from tailguard.cli.calculator import schedule
 from tailguard.cli.errors import OneLineErrorGroup
+from tailguard.cli.log import log
 from tailguard.cli.operations import db, demo, eod, ledger_group, loan, payment, reconcile
 from tailguard.cli.payoff import payoff
 from tailguard.cli.server import serve, user
@@ -25,5 +26,5 @@ def main() -> None:
 
 main.add_command(schedule)
 main.add_command(payoff)
-for command in (db, loan, payment, ledger_group, reconcile, eod, demo, user, serve):
+for command in (db, loan, payment, ledger_group, reconcile, eod, demo, user, serve, log):
     main.add_command(command)

@@ -17,6 +17,7 @@ from pathlib import Path
 DEVELOPMENT_FIELD_KEY = base64.b64encode(b"tailguard-development-field-key!").decode()
 DEVELOPMENT_TOKEN_SECRET = "tailguard-development-token-secret-not-for-production"
 DEFAULT_DATABASE_PATH = Path("var") / "tailguard.db"
+LOG_ORIGIN_DEFAULT = "tailguard.dev/log"
 
 
 class SettingsError(RuntimeError):
@@ -33,6 +34,10 @@ class Settings:
     token_minutes: int
     document_root: Path
     timezone: str
+    log_origin: str = LOG_ORIGIN_DEFAULT
+    log_signing_keys: tuple[str, ...] = ()
+    """Signed-note private keys (PRIVATE+KEY+…); the first signs, all are trusted (rotation).
+    Empty means the development key, which production refuses."""
 
     @property
     def production(self) -> bool:
@@ -48,6 +53,8 @@ class Settings:
             problems.append("TAILGUARD_FIELD_KEYS still holds the development key")
         if self.token_secret == DEVELOPMENT_TOKEN_SECRET:
             problems.append("TAILGUARD_TOKEN_SECRET is the development secret")
+        if not self.log_signing_keys:
+            problems.append("TAILGUARD_LOG_KEYS is not set (the development log key would sign)")
         if problems:
             raise SettingsError("refusing to start in production: " + "; ".join(problems))
 
@@ -87,4 +94,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         token_minutes=int(env.get("TAILGUARD_TOKEN_MINUTES", "60")),
         document_root=Path(env.get("TAILGUARD_DOCUMENT_ROOT", "var/documents")),
         timezone=env.get("TAILGUARD_TIMEZONE", "Asia/Shanghai"),
+        log_origin=env.get("TAILGUARD_LOG_ORIGIN", LOG_ORIGIN_DEFAULT),
+        log_signing_keys=tuple(
+            k.strip() for k in env.get("TAILGUARD_LOG_KEYS", "").split(",") if k.strip()
+        ),
     )

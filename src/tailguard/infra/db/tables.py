@@ -344,3 +344,33 @@ eod_chunks = Table(
     Column("loans", Integer, nullable=False),
     _recorded(),
 )
+
+
+log_leaves = Table(
+    "log_leaves", metadata,
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(20), nullable=False),  # journal-entry, contract-document
+    Column("reference_id", String(80), nullable=False, unique=True),
+    Column("source_seq", BigInteger, nullable=True),  # journal_entries.seq for entries
+    Column("leaf_hash", LargeBinary, nullable=False),
+    _recorded(),
+)
+"""One leaf per logged record, in log order (the transparency log of contracts/)."""
+
+log_nodes = Table(
+    "log_nodes", metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("node_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+"""Hashes of complete subtrees, written once, so proofs never recompute the tree."""
+
+log_checkpoints = Table(
+    "log_checkpoints", metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary, nullable=False),
+    Column("signed_note", Text, nullable=False),
+    Column("consistency_from", BigInteger, nullable=True),
+    Column("consistency_proof", Text, nullable=True),  # base64 hashes, one per line
+    _recorded(),
+)

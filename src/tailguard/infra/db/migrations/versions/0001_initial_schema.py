@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 19:07:33.530746
+Create Date: 2026-11-28 19:18:48.920149
 """
 
 from __future__ import annotations
@@ -152,6 +152,34 @@ def upgrade() -> None:
         sa.Column("flow", sa.String(length=40), nullable=False),
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("loan_id", "flow", name=op.f("pk_loan_books")),
+    )
+    op.create_table(
+        "log_checkpoints",
+        sa.Column("tree_size", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("root_hash", sa.LargeBinary(), nullable=False),
+        sa.Column("signed_note", sa.Text(), nullable=False),
+        sa.Column("consistency_from", sa.BigInteger(), nullable=True),
+        sa.Column("consistency_proof", sa.Text(), nullable=True),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("tree_size", name=op.f("pk_log_checkpoints")),
+    )
+    op.create_table(
+        "log_leaves",
+        sa.Column("leaf_index", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("reference_id", sa.String(length=80), nullable=False),
+        sa.Column("source_seq", sa.BigInteger(), nullable=True),
+        sa.Column("leaf_hash", sa.LargeBinary(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("leaf_index", name=op.f("pk_log_leaves")),
+        sa.UniqueConstraint("reference_id", name=op.f("uq_log_leaves_reference_id")),
+    )
+    op.create_table(
+        "log_nodes",
+        sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("node_index", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("level", "node_index", name=op.f("pk_log_nodes")),
     )
     op.create_table(
         "outbox",
@@ -401,6 +429,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_pending")
 
     op.drop_table("outbox")
+    op.drop_table("log_nodes")
+    op.drop_table("log_leaves")
+    op.drop_table("log_checkpoints")
     op.drop_table("loan_books")
     op.drop_table("ledger_accounts")
     with op.batch_alter_table("journal_entries", schema=None) as batch_op:
