@@ -155,6 +155,10 @@ def run_day(
     finished = False
     while stop_after_chunks is None or chunks < stop_after_chunks:
         with platform.uow("eod") as uow:
+            if uow.connection.dialect.name == "postgresql":
+                # A chunk lost in a crash is redone by the rerun (its loans are still behind),
+                # so the batch need not wait for each commit to reach the disk.
+                uow.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
             done = _chunk(platform, uow.connection, day, chunk_size, products, uow.clock.now())
             if done is None:
                 finished = True

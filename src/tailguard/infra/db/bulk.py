@@ -70,6 +70,8 @@ def update_rows(
         with cursor.copy(f"COPY {temp} ({', '.join(names)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(tuple(row[n] for n in names))
+        # Statistics for the join below; without them the planner guesses a tiny table.
+        cursor.execute(f"ANALYZE {temp}")
         cursor.execute(
             f"UPDATE {table} AS t SET {', '.join(f'{c} = s.{c}' for c in settable)} "
             f"FROM {temp} AS s WHERE {' AND '.join(f't.{k} = s.{k}' for k in keys)}"
