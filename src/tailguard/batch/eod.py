@@ -153,13 +153,15 @@ def run_day(
     products: dict[tuple[str, int], Product] = {}
     loans = chunks = replayed = changes = warnings = 0
     finished = False
+    after: str | None = None  # keyset: chunks are taken in loan-id order, so scan onward
     while stop_after_chunks is None or chunks < stop_after_chunks:
         with platform.uow("eod") as uow:
             if uow.connection.dialect.name == "postgresql":
                 # A chunk lost in a crash is redone by the rerun (its loans are still behind),
                 # so the batch need not wait for each commit to reach the disk.
                 uow.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            done = _chunk(platform, uow.connection, day, chunk_size, products, uow.clock.now())
+            done = _chunk(platform, uow.connection, day, chunk_size, products, uow.clock.now(),
+                          after)
             if done is None:
                 finished = True
                 break
@@ -170,6 +172,7 @@ def run_day(
             uow.connection.execute(insert(tables.eod_chunks).values(
                 as_of=day, chunk=chunk_no, loans=done[0], recorded_at=uow.clock.now()))
             uow.commit()
+        after = done[4]
         loans += done[0]
         replayed += done[1]
         changes += done[2]
@@ -213,16 +216,19 @@ def _product(conn: Connection, cache: dict[tuple[str, int], Product], code: str,
 
 def _chunk(
     platform: Platform, conn: Connection, day: date, size: int,
-    products: dict[tuple[str, int], Product], now: Any,
-) -> tuple[int, int, int, int] | None:
+    products: dict[tuple[str, int], Product], now: Any, after: str | None = None,
+) -> tuple[int, int, int, int, str] | None:
     s, ln = tables.loan_state, tables.loans
-    state_rows = conn.execute(
+    query = (
         select(s, ln.c.product_code, ln.c.product_version)
         .join(ln, ln.c.id == s.c.loan_id)
         .where(ln.c.status == "active", s.c.as_of < day)
         .order_by(s.c.loan_id)
         .limit(size)
-    ).mappings().all()
+    )
+    if after is not None:
+        query = query.where(s.c.loan_id > after)
+    state_rows = conn.execute(query).mappings().all()
     if not state_rows:
         return None
     ids = [r["loan_id"] for r in state_rows]
@@ -421,4 +427,4 @@ def _chunk(
         changes += _emit_bucket_change(conn, ids[k], day, state_rows[k]["dpd"], position.dpd,
                                        prods[k], now)
         replayed += 1
-    return n, replayed, changes, warnings
+    return n, replayed, changes, warnings, last

@@ -16,6 +16,8 @@ import psycopg
 from sqlalchemy import Connection
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
+COPY_ROWS_MIN = 200
+"""Below this many rows a plain executemany beats COPY's set-up on PostgreSQL."""
 
 
 def executemany(connection: Connection, sql: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -51,7 +53,7 @@ def update_rows(
         return
     names = list(columns)
     settable = [c for c in names if c not in keys]
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or len(rows) < COPY_ROWS_MIN:
         executemany(
             connection,
             f"UPDATE {table} SET {', '.join(f'{c} = :{c}' for c in settable)} "
@@ -84,7 +86,7 @@ def insert_rows(
     """INSERT many rows: COPY on PostgreSQL, executemany on SQLite."""
     if not rows:
         return
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or len(rows) < COPY_ROWS_MIN:
         executemany(
             connection,
             f"INSERT INTO {table} ({', '.join(names)}) "

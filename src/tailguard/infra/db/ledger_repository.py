@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select
 
 from tailguard.infra.db import bulk, tables
 
@@ -92,18 +92,13 @@ def book_flows(
     connection: Connection, loan_id: str, booked: dict[str, int], deltas: dict[str, int]
 ) -> None:
     """Add `deltas` to the loan's booked flows (`booked` is what was read before)."""
-    new_rows = []
-    for flow, delta in deltas.items():
-        if flow in booked:
-            connection.execute(
-                update(tables.loan_books)
-                .where(tables.loan_books.c.loan_id == loan_id, tables.loan_books.c.flow == flow)
-                .values(amount_fen=booked[flow] + delta)
-            )
-        else:
-            new_rows.append({"loan_id": loan_id, "flow": flow, "amount_fen": delta})
-    if new_rows:
-        connection.execute(insert(tables.loan_books), new_rows)
+    updates = [{"loan_id": loan_id, "flow": f, "amount_fen": booked[f] + d}
+               for f, d in deltas.items() if f in booked]
+    inserts = [{"loan_id": loan_id, "flow": f, "amount_fen": d}
+               for f, d in deltas.items() if f not in booked]
+    bulk.update_rows(connection, "loan_books", ("loan_id", "flow"),
+                     {"loan_id": "varchar", "flow": "varchar", "amount_fen": "bigint"}, updates)
+    bulk.insert_rows(connection, "loan_books", ("loan_id", "flow", "amount_fen"), inserts)
 
 
 def loan_balances(connection: Connection, loan_id: str) -> dict[str, int]:

@@ -53,6 +53,8 @@ class LoanRepository:
         self.connection = connection
         self.calendar_for = calendar_for
         self._products: dict[tuple[str, int], Product] = {}
+        self._records: dict[str, LoanRecord] = {}
+        """Records read by `get` in this unit of work, so `record` needs no second query."""
 
     # -- products -----------------------------------------------------------------------
     def save_product(self, product: Product, recorded_at: datetime) -> None:
@@ -182,8 +184,11 @@ class LoanRepository:
         self.connection.execute(
             update(tables.loans).where(tables.loans.c.id == loan_id).values(status=status)
         )
+        self._records.pop(loan_id, None)
 
     def record(self, loan_id: str) -> LoanRecord | None:
+        if loan_id in self._records:
+            return self._records[loan_id]
         row = self.connection.execute(
             select(tables.loans).where(tables.loans.c.id == loan_id)
         ).mappings().one_or_none()
@@ -200,6 +205,10 @@ class LoanRepository:
         row = self.connection.execute(query).mappings().one_or_none()
         if row is None:
             return None
+        self._records[loan_id] = LoanRecord(
+            row["id"], row["borrower_id"], row["guarantor_id"], row["dealer_id"],
+            row["vehicle_id"], row["region_code"], row["status"],
+        )
         product = self.product(row["product_code"], row["product_version"])
         terms = LoanTerms(
             product=product,
