@@ -8,6 +8,8 @@ to fix.
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from tailguard.cli.calculator import schedule
@@ -16,6 +18,17 @@ from tailguard.cli.log import log
 from tailguard.cli.operations import db, demo, eod, ledger_group, loan, payment, reconcile
 from tailguard.cli.payoff import payoff
 from tailguard.cli.server import serve, user
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int,
+    line: str | None = None,
+) -> str:
+    """Warnings on the command line are one line each, like errors (no source excerpt)."""
+    return f"warning: {message}\n"
+
+
+warnings.formatwarning = _one_line_warning
 
 
 @click.group(cls=OneLineErrorGroup)
