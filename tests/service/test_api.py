@@ -209,3 +209,15 @@ def test_personal_data_is_masked_and_unmasked_reads_are_audited(
             tables.audit_log.c.action == "pii.read")).all()
     assert [r.actor for r in reads] == ["user-collector"]
     assert "calling about arrears" in reads[0].detail
+
+
+def test_paging_beyond_what_a_database_integer_holds_is_a_field_error(
+        api: dict[str, Any]) -> None:
+    client: TestClient = api["client"]
+    headers = auth(api["tokens"][R.SERVICING])
+    response = client.get("/api/v1/loans", params={"offset": 2**63}, headers=headers)
+    assert response.status_code == 422, response.text
+    assert any(d["field"] == "offset" for d in response.json()["detail"]), response.json()
+    last_page = client.get("/api/v1/loans", params={"offset": 2**31 - 1}, headers=headers)
+    assert last_page.status_code == 200, last_page.text
+    assert last_page.json() == {"loans": []}

@@ -64,7 +64,7 @@ def list_loans(
     bucket: Annotated[str | None, Query(max_length=8)] = None,
     region: Annotated[str | None, Query(pattern=r"^\d{1,6}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> dict[str, Any]:
     with platform.engine.connect() as conn:
         rows = queries.list_loans(conn, queries.LoanFilter(status_, bucket, region, limit,
