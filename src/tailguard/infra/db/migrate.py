@@ -19,8 +19,12 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to `revision` on one connection, in one transaction."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Bring the database to `revision` on one connection, in one transaction.
+
+    The default is every head: each context adds its tables in a migration of its own that
+    starts from the initial schema, so contexts built side by side do not have to agree on
+    one line of revisions; a merge revision joins them when they settle."""
     with engine.begin() as connection:
         config = alembic_config()
         config.attributes["connection"] = connection
@@ -28,7 +32,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revisions the database is at, joined by '+' when several heads are applied."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return "+".join(sorted(heads)) if heads else None
