@@ -77,7 +77,8 @@ def test_books_equal_the_replay_after_every_fact(account: LoanAccount, data: st.
                                             "restructure", "settle"]))
         fact: LoanEvent | None = None
         if action in ("pay", "backdated"):
-            value = day if action == "pay" else max(start, day - timedelta(days=40))
+            floor = account.schedule.effective_date or start  # earlier is refused
+            value = day if action == "pay" else max(floor, day - timedelta(days=40))
             fact = PaymentReceived(f"p{step}", value, data.draw(st.integers(1, 30_000_00)))
             books.post([(CASH, fact.amount_fen), (UNAPPLIED_RECEIPTS, -fact.amount_fen)])
             paid.append(fact.payment_id)

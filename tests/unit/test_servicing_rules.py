@@ -222,3 +222,48 @@ def test_every_loan_states_its_annualised_rate_with_fees() -> None:
     reference = npf.irr([-(principal - 1_500_00 - 2_000_00), *payments]) * 12
     assert abs(float(terms.annualised_rate()) - reference) < 1e-9
     assert terms.annualised_rate() > Decimal("0.0475")
+
+
+def test_money_dated_before_the_version_in_force_is_refused() -> None:
+    """A payment or waiver dated before a restructure would count against debt the new
+    version already took over, so the account refuses it and names the day to use."""
+    from tailguard.loans.events import ChargeWaived
+    from tailguard.loans.restructure import apply_restructure, plan_restructure
+
+    loan = account(product(), start=date(2026, 1, 15))
+    plan = plan_restructure(loan, date(2026, 5, 20), 12, "conv-1")
+    restructured = apply_restructure(loan, plan)
+    for fact in (PaymentReceived("late-entry", date(2026, 5, 19), 100_00),
+                 ChargeWaived("w-late", date(2026, 5, 1), 10_00)):
+        with pytest.raises(Refused) as refused:
+            restructured.with_event(fact)
+        assert refused.value.code == "BEFORE_SCHEDULE_VERSION"
+        assert "2026-05-20" in refused.value.message
+    on_the_day = restructured.with_event(PaymentReceived("on-day", date(2026, 5, 20), 100_00))
+    assert on_the_day.position(date(2026, 5, 20)).credit_balance_fen == 100_00  # nothing due yet
+
+
+def test_a_conversion_is_not_reversed_like_a_payment() -> None:
+    from tailguard.loans.events import PaymentReversed
+    from tailguard.loans.restructure import apply_restructure, plan_restructure
+
+    loan = account(product(), start=date(2026, 1, 15))
+    plan = plan_restructure(loan, date(2026, 5, 20), 12, "conv-1")
+    assert plan.conversion is not None
+    restructured = apply_restructure(loan, plan)
+    with pytest.raises(Refused) as refused:
+        restructured.with_event(PaymentReversed("conv-1", date(2026, 5, 21)))
+    assert refused.value.code == "NOT_A_CASH_PAYMENT"
+
+
+def test_a_vehicle_is_not_taken_against_a_settled_loan() -> None:
+    from tailguard.loans.maturity import MaturityOption, plan_vehicle_disposition
+
+    loan = account(product(), start=date(2026, 1, 15))
+    quote = quote_payoff(loan, date(2026, 3, 1))
+    settled = loan.with_schedule(quote.settlement).with_event(
+        PaymentReceived("settle", date(2026, 3, 1), quote.total_fen))
+    with pytest.raises(Refused) as refused:
+        plan_vehicle_disposition(settled, date(2026, 3, 1), MaturityOption.TRADE_IN,
+                                 50_000_00, "proceeds-1")
+    assert refused.value.code == "NOTHING_OWED"

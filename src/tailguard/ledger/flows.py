@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tailguard.loans.events import Channel, Component
-from tailguard.loans.position import CREDIT_APPLICATION, Position
+from tailguard.loans.position import Position, is_credit_application
 
 PRINCIPAL_RECEIVABLE = "1301.principal"
 INTEREST_RECEIVABLE = "1302.interest"
@@ -70,7 +70,7 @@ SOURCE_ACCOUNT = {
 
 
 def _source(payment_id: str, channels: Mapping[str, Channel]) -> str:
-    if payment_id == CREDIT_APPLICATION:
+    if is_credit_application(payment_id):
         return "credit"
     channel = channels.get(payment_id, Channel.BANK_TRANSFER)
     if channel is Channel.RESTRUCTURE:

@@ -12,7 +12,8 @@ from datetime import date
 from decimal import Decimal
 
 from tailguard.calendar import BusinessCalendar, WeekendCalendar
-from tailguard.loans.events import LoanEvent, PaymentReceived, PaymentReversed
+from tailguard.errors import Refused
+from tailguard.loans.events import ChargeWaived, LoanEvent, PaymentReceived, PaymentReversed
 from tailguard.loans.position import Position, evaluate
 from tailguard.loans.products import Product
 from tailguard.loans.schedule import Schedule
@@ -60,11 +61,33 @@ class LoanAccount:
         )
 
     def with_event(self, event: LoanEvent) -> LoanAccount:
+        """The account with one more fact; refuses facts the replay could not make sense of.
+
+        Money dated before the schedule version in force is refused: that version was built
+        from the debt as it stood on its effective date (arrears converted, a settlement
+        quoted), so a payment or waiver slipped in before it would be counted against debt the
+        new version already accounts for. Such a correction goes in on or after that date.
+        Conversions and vehicle proceeds are part of a version change, so only a new version
+        undoes them, never a reversal.
+        """
+        effective = self.schedule.effective_date
+        if isinstance(event, PaymentReceived | ChargeWaived) and effective is not None \
+                and event.value_date < effective:
+            raise Refused(
+                "BEFORE_SCHEDULE_VERSION",
+                f"value date {event.value_date} is before {effective}, when schedule version "
+                f"{self.schedule.version} took effect; date it on or after that day",
+            )
         if isinstance(event, PaymentReceived):
             assert event.payment_id not in self.payment_ids(), "payment ids are unique"
         if isinstance(event, PaymentReversed):
             assert event.payment_id in self.payment_ids(), "only a posted payment is reversed"
             assert event.payment_id not in self.reversed_ids(), "a payment is reversed once"
+            original = next(e for e in self.events
+                            if isinstance(e, PaymentReceived) and e.payment_id == event.payment_id)
+            if not original.channel.is_cash:
+                raise Refused("NOT_A_CASH_PAYMENT", f"{event.payment_id} is a "
+                              f"{original.channel.value}; only a new schedule version undoes it")
         return replace(self, events=(*self.events, event))
 
     def with_schedule(

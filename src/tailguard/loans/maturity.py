@@ -241,6 +241,9 @@ def plan_vehicle_disposition(
     )
     quote = quote_payoff(account, as_of, reason)
     owed = quote.total_fen
+    if owed <= 0:
+        raise Refused("NOTHING_OWED", f"{account.loan_id} owes nothing on {as_of}; "
+                      "a vehicle is not taken against a settled loan")
     applied = min(appraised_value_fen, owed)
     surplus = appraised_value_fen - applied
     shortfall = owed - applied

@@ -38,7 +38,16 @@ from tailguard.loans.waterfall import AllocationPart, Claim, allocate, order_cla
 from tailguard.money.rounding import round_ratio
 
 CREDIT_APPLICATION = "credit-balance"
-"""The payment id under which a waiting credit balance is applied on a due date."""
+"""The prefix of the allocation id under which a waiting credit balance is applied on a due
+date: `credit-balance@2026-03-15`, one id per application so each can be told apart."""
+
+
+def credit_application_id(day: date) -> str:
+    return f"{CREDIT_APPLICATION}@{day.isoformat()}"
+
+
+def is_credit_application(allocation_id: str) -> bool:
+    return allocation_id.startswith(CREDIT_APPLICATION + "@")
 
 
 @dataclass(frozen=True)
@@ -314,7 +323,7 @@ class _Replay:
         for part in parts:
             self.rows[part.installment_number - 1].paid[part.component] += part.amount_fen
         self.settle_check(day)
-        if payment_id == CREDIT_APPLICATION:
+        if is_credit_application(payment_id):
             # The waiting credit is what `amount_fen` was; what is left of it keeps waiting.
             self.credit = left
             if parts:
@@ -427,7 +436,7 @@ def evaluate(
         if step is None:
             replay.settle_check(day)
             if replay.credit:
-                replay.apply_money(CREDIT_APPLICATION, day, replay.credit)
+                replay.apply_money(credit_application_id(day), day, replay.credit)
         elif isinstance(step, PaymentReceived):
             replay.apply_money(step.payment_id, day, step.amount_fen)
         elif isinstance(step, ChargeWaived):
