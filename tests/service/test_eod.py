@@ -17,7 +17,7 @@ from tailguard.infra.db import ledger_repository as ledger
 from tailguard.infra.db import state_repository as states
 from tailguard.infra.db import tables
 from tailguard.loans.events import Channel
-from tailguard.services import queries, servicing
+from tailguard.services import loan_books, queries, servicing
 from tailguard.services.booking import book_application
 from tailguard.services.platform import Platform
 from tests.service.conftest import make_platform
@@ -54,7 +54,7 @@ def portfolio(platform: Platform, clock: FixedClock) -> list[str]:
 def replay_state(platform: Platform, loan_id: str, day: date) -> tuple[dict[str, Any], list[Any]]:
     account = servicing.load_account(platform, loan_id)
     position = account.position(day)
-    accrued = servicing._accrued(account, day)
+    accrued = loan_books.accrued(account, day)
     return (states.loan_state_row(account, position, accrued),
             states.installment_rows(account, position))
 
@@ -91,7 +91,7 @@ def test_eod_equals_the_replay_every_day(platform: Platform, clock: FixedClock) 
                 channels = {e.payment_id: e.channel for e in account.events
                             if hasattr(e, "channel")}
                 target = target_flows(account.position(day), account.terms.principal_fen,
-                                      servicing._accrued(account, day), channels)
+                                      loan_books.accrued(account, day), channels)
                 assert true_up(target, booked)[1] == [], (day, loan_id)
 
 

@@ -191,3 +191,65 @@ def test_write_off_moves_receivables_to_expense(platform: Platform, clock: Fixed
         assert queries.trial_balance(conn, date.max).balanced
     assert all(v == 0 for a, v in balances.items() if a.startswith("130"))
     assert balances["6701.write-off"] > 200_000_00 * 9 // 10
+
+
+def test_a_batch_of_payments_answers_each_command_and_books_as_one_by_one(
+    platform: Platform, clock: FixedClock
+) -> None:
+    """One unit of work for many payments: every command gets its own answer (posted, replay,
+    conflict, refusal, bad input, unknown loan) and the books equal posting them singly."""
+    from tailguard.services.payments import PaymentCommand, post_payments
+
+    loans = [booked(platform, serial) for serial in (1, 2, 3)]
+    clock.advance(timedelta(days=31))
+    with platform.uow() as uow:
+        servicing.repository(platform, uow).set_status(loans[2], "written-off")
+        uow.commit()
+    day = date(2026, 2, 10)
+    first = servicing.post_payment(platform, "ops", loans[0], 100_00, day, Channel.APP, "k-old")
+
+    def cmd(loan: str, amount: int, key: str, value: date = day) -> PaymentCommand:
+        return PaymentCommand(loan, amount, value, Channel.APP, key)
+
+    results = post_payments(platform, "ops", [
+        cmd(loans[0], 4317_73, "k-1"),          # posted
+        cmd(loans[0], 2_000_00, "k-2"),         # second on the same loan: credit balance
+        cmd(loans[1], 4417_73, "k-3"),          # posted on another loan
+        cmd(loans[0], 100_00, "k-old"),         # stored before: replayed
+        cmd(loans[1], 4417_73, "k-3"),          # same key twice in the batch: replayed
+        cmd(loans[1], 1_00, "k-3"),             # same key, other payload: conflict
+        cmd("NOPE", 1_00, "k-4"),               # unknown loan
+        cmd(loans[1], 0, "k-5"),                # bad amount
+        cmd(loans[1], 1_00, "k-6", date(2027, 1, 1)),  # value date in the future
+        cmd(loans[2], 1_00, "k-7"),             # written off: refused and stored
+    ])
+    posted = [r for r in results if isinstance(r, servicing.PaymentOutcome)]
+    assert [r.status for r in posted] == ["posted", "posted", "posted", "posted", "posted",
+                                          "refused"]
+    assert [r.replayed for r in posted] == [False, False, False, True, True, False]
+    assert results[3] == servicing.PaymentOutcome(**(first.to_dict() | {
+        "value_date": day, "replayed": True}))
+    assert results[0].credit_balance_fen == 0 and results[1].credit_balance_fen == 2_000_00
+    assert isinstance(results[5], IdempotencyConflict)
+    assert isinstance(results[6], NotFound)
+    assert isinstance(results[7], InvalidInput) and results[7].errors[0].field == "amount"
+    assert isinstance(results[8], InvalidInput) and results[8].errors[0].field == "value_date"
+    assert results[9].refusal_code == "LOAN_NOT_ACTIVE"
+    with platform.engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(tables.loan_events).where(
+            tables.loan_events.c.kind == "payment")).scalar_one()
+        keys = conn.execute(select(func.count()).select_from(tables.idempotency)).scalar_one()
+    assert (stored, keys) == (4, 5)  # k-old, k-1, k-2, k-3; and k-7's refusal
+    with platform.engine.connect() as conn:  # loans[2] was written off by hand above
+        assert queries.trial_balance(conn, date.max).balanced
+        assert [d for d in queries.reconcile(conn) if d.loan_id != loans[2]] == []
+    # The same payments posted one at a time on fresh loans leave the same balances.
+    again = [booked(platform, serial) for serial in (4, 5)]
+    for loan, amount, key in ((again[0], 100_00, "s-0"), (again[0], 4317_73, "s-1"),
+                              (again[0], 2_000_00, "s-2"), (again[1], 4417_73, "s-3")):
+        servicing.post_payment(platform, "ops", loan, amount, day, Channel.APP, key)
+    with platform.engine.connect() as conn:
+        from tailguard.infra.db import ledger_repository
+        for batch_loan, single_loan in zip(loans[:2], again, strict=True):
+            assert ledger_repository.loan_balances(conn, batch_loan) == \
+                ledger_repository.loan_balances(conn, single_loan)

@@ -8,6 +8,8 @@ caller's, 401/403 for authentication and roles. A 5xx means a bug.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
@@ -20,6 +22,7 @@ from tailguard.api.routes_loans import router as loans_router
 from tailguard.errors import Conflict, InvalidInput, NotFound, Refused
 from tailguard.infra.auth import LoginRateLimiter, LoginThrottled, TokenService
 from tailguard.infra.users import authenticate
+from tailguard.services.payment_batcher import PaymentBatcher
 from tailguard.services.platform import Platform
 
 API_VERSION = "v1"
@@ -35,7 +38,15 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def create_app(platform: Platform, tokens: TokenService | None = None) -> FastAPI:
+    batcher = PaymentBatcher(platform)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        batcher.close()  # the posting thread finishes its batch before the process ends
+
     app = FastAPI(
+        lifespan=lifespan,
         title="tailguard",
         version="0.1.0",
         description="Servicing and recovery for balloon auto loans. Amounts are yuan strings.",
@@ -46,6 +57,7 @@ def create_app(platform: Platform, tokens: TokenService | None = None) -> FastAP
     app.state.platform = platform
     app.state.tokens = tokens or TokenService.from_settings(platform.settings, platform.clock)
     app.state.limiter = LoginRateLimiter(platform.clock)
+    app.state.payments = batcher
     app.include_router(loans_router)
 
     @app.exception_handler(RequestValidationError)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
 
 from tailguard.api.deps import STAFF_READ, PlatformDep, allow
 from tailguard.api.schemas import (
@@ -40,6 +40,8 @@ from tailguard.loans.payoff import SettlementReason, quote_payoff
 from tailguard.money import parse_major, parse_percent, yuan
 from tailguard.services import approvals, queries, servicing
 from tailguard.services.documents import loan_document, trial_balance_document
+from tailguard.services.payment_batcher import PaymentBatcher
+from tailguard.services.payments import PaymentCommand
 
 router = APIRouter(prefix="/api/v1")
 
@@ -116,12 +118,13 @@ def loan_schedule(
              tags=["payments"])
 def post_payment(
     loan_id: str, body: PaymentIn, platform: PlatformDep, key: IdempotencyKey,
-    user: Annotated[TokenClaims, Depends(allow(Role.SERVICING))],
+    request: Request, user: Annotated[TokenClaims, Depends(allow(Role.SERVICING))],
 ) -> dict[str, Any]:
-    outcome = servicing.post_payment(
-        platform, user.subject, loan_id, body.amount_fen, body.value_date or platform.today(),
-        Channel(body.channel), key,
-    )
+    """Posted through the process's payment batcher (group commit); answered after commit."""
+    batcher: PaymentBatcher = request.app.state.payments
+    outcome = batcher.post(user.subject, PaymentCommand(
+        loan_id, body.amount_fen, body.value_date or platform.today(), Channel(body.channel),
+        key))
     return outcome.to_dict() | {"amount": yuan(outcome.amount_fen)}
 
 

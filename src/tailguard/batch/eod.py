@@ -37,8 +37,8 @@ from tailguard.ledger.flows import (
 from tailguard.loans.delinquency import bucket_change
 from tailguard.loans.nightly import Loans, OpenRows, advance
 from tailguard.loans.products import Product
+from tailguard.services.loan_books import sync_books
 from tailguard.services.platform import Platform
-from tailguard.services.servicing import sync_books
 
 CHUNK_SIZE = 5_000
 STATE_COLUMNS = {

@@ -37,6 +37,9 @@ from tailguard.loans.schedule import Installment, Schedule
 from tailguard.loans.waterfall import AllocationPart, Claim, allocate, order_claims
 from tailguard.money.rounding import round_ratio
 
+COMPONENTS = tuple(Component)
+"""Iterating a tuple is cheaper than iterating the enum, and the replay does it often."""
+
 CREDIT_APPLICATION = "credit-balance"
 """The prefix of the allocation id under which a waiting credit balance is applied on a due
 date: `credit-balance@2026-03-15`, one id per application so each can be told apart."""
@@ -213,10 +216,18 @@ class _Working:
     grace_end: date
     paid: dict[Component, int] = field(default_factory=lambda: dict.fromkeys(Component, 0))
     waived: dict[Component, int] = field(default_factory=lambda: dict.fromkeys(Component, 0))
-    penalty_exact: Fraction = Fraction(0)
+    daily_rate: Fraction = Fraction(0)
+    """Penalty per fen per overdue day: the row's contract rate × multiplier / year days."""
+    fen_days: int = 0
+    """Σ overdue base × days so far. The rate is fixed per row, so penalty is exactly
+    `daily_rate × fen_days`: integer sums in the loop, one fraction when it is read."""
     accrued_to: date | None = None
     settled_on: date | None = None
     forgiven: bool = False
+
+    @property
+    def penalty_exact(self) -> Fraction:
+        return self.daily_rate * self.fen_days
 
     def owed(self, component: Component) -> int:
         if component is Component.PRINCIPAL:
@@ -241,7 +252,10 @@ class _Replay:
         self.multiplier = Fraction(product.penalty_multiplier)
         self.penalty_daily = annual_rate_penalty / product.day_count.year_days
         self.rows = [
-            _Working(inst, grace_end(product, inst.due_date, calendar))
+            _Working(inst, grace_end(product, inst.due_date, calendar),
+                     daily_rate=self.penalty_daily if inst.contract_rate is None
+                     else Fraction(inst.contract_rate) * self.multiplier
+                     / product.day_count.year_days)
             for inst in schedule.installments
         ]
         self.credit = 0
@@ -257,30 +271,31 @@ class _Replay:
         return base
 
     def accrue_to(self, day: date) -> None:
-        """Accrue penalty on every overdue instalment up to `day` (exclusive of later days)."""
-        for row in self.rows:
+        """Accrue penalty on every overdue instalment up to `day` (exclusive of later days).
+
+        Rows before `first_open` are settled, so their penalty base is zero for good."""
+        for index in range(self.first_open, len(self.rows)):
+            row = self.rows[index]
             if row.inst.due_date >= day:
                 break
             start = row.accrued_to or row.inst.due_date
             if day > start:
                 base = self._penalty_base(row)
                 if base > 0:
-                    daily = self.penalty_daily
-                    if row.inst.contract_rate is not None:
-                        daily = (
-                            Fraction(row.inst.contract_rate) * self.multiplier
-                            / self.product.day_count.year_days
-                        )
-                    row.penalty_exact += base * daily * (day - start).days
+                    row.fen_days += base * (day - start).days
                 row.accrued_to = day
 
     def penalty_owed(self, row: _Working, day: date) -> int:
         """Penalty owed on `day`: nothing inside the grace window or when forgiven."""
-        if row.forgiven or day <= row.grace_end:
+        if row.forgiven or day <= row.grace_end or not row.fen_days:
             return 0
-        return round_ratio(
-            row.penalty_exact.numerator, row.penalty_exact.denominator, self.product.rounding
-        )
+        return self._rounded_penalty(row)
+
+    def _rounded_penalty(self, row: _Working) -> int:
+        # Rounding needs no reduced fraction: numerator and denominator are used as they are.
+        rate = row.daily_rate
+        return round_ratio(rate.numerator * row.fen_days, rate.denominator,
+                           self.product.rounding)
 
     def outstanding(self, row: _Working, component: Component, day: date) -> int:
         if component is Component.PENALTY:
@@ -295,7 +310,7 @@ class _Replay:
             if row.inst.due_date > day:
                 break
             found = False
-            for component in Component:
+            for component in COMPONENTS:
                 left = self.outstanding(row, component, day)
                 if left > 0:
                     claims.append(Claim(row.inst.number, component, left))
@@ -309,14 +324,15 @@ class _Replay:
         return order_claims(claims, self.product.waterfall)
 
     def settle_check(self, day: date) -> None:
-        for row in self.rows:
+        for index in range(self.first_open, len(self.rows)):
+            row = self.rows[index]
             if row.inst.due_date > day:
                 break
             if row.settled_on is None and row.contractual_left() == 0:
                 row.settled_on = day
                 if day <= row.grace_end:
                     row.forgiven = True
-                    row.penalty_exact = Fraction(0)
+                    row.fen_days = 0
 
     def apply_money(self, payment_id: str, day: date, amount_fen: int) -> None:
         parts, left = allocate(amount_fen, self._claims(day))
@@ -350,15 +366,16 @@ class _Replay:
         self.settle_check(day)
 
     def freeze(self, as_of: date, schedule: Schedule) -> Position:
+        # `accrue_to` skips the settled rows before `first_open` (nothing accrues on them);
+        # their accrual date is the last accrual day, as if they had been visited.
+        for row in self.rows[:self.first_open]:
+            row.accrued_to = as_of
         states = []
         for row in self.rows:
             pending = 0
             accrued = self.penalty_owed(row, as_of)
             if not row.forgiven and as_of <= row.grace_end:
-                pending = round_ratio(
-                    row.penalty_exact.numerator, row.penalty_exact.denominator,
-                    self.product.rounding,
-                )
+                pending = self._rounded_penalty(row)
             states.append(
                 InstallmentState(
                     installment=row.inst,

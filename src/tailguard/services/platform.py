@@ -16,6 +16,7 @@ from tailguard.infra.clock import Clock, SystemClock, business_date
 from tailguard.infra.db.engine import make_engine
 from tailguard.infra.db.uow import UnitOfWork
 from tailguard.infra.settings import Settings, load_settings
+from tailguard.loans.products import Product
 
 
 @dataclass
@@ -26,6 +27,9 @@ class Platform:
     national_calendar: ChinaStatutoryCalendar = field(default_factory=ChinaStatutoryCalendar)
     regional_holidays: dict[str, frozenset[date]] = field(default_factory=dict)
     """Extra holidays by servicing region (GB/T 2260 province code), e.g. regional festivals."""
+    products: dict[tuple[str, int], Product] = field(default_factory=dict)
+    """Product versions read so far. A stored version never changes (the repository refuses
+    other terms under the same key), so it is read once per process, not once per payment."""
 
     def calendar_for(self, region_code: str | None) -> BusinessCalendar:
         """The calendar of the region that services a loan: national plus regional days."""

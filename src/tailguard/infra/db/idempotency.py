@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,6 +51,39 @@ def lookup(
     if row["command"] != command or row["payload_hash"] != digest:
         raise IdempotencyConflict(key)
     return StoredOutcome(row["status"], json.loads(row["outcome"]))
+
+
+def lookup_many(
+    connection: Connection, requests: Sequence[tuple[str, str, str]]
+) -> dict[str, StoredOutcome | IdempotencyConflict]:
+    """`lookup` for many (key, command, digest) at once: key → stored outcome or conflict."""
+    if not requests:
+        return {}
+    wanted = {key: (command, digest) for key, command, digest in requests}
+    rows = connection.execute(
+        select(tables.idempotency).where(tables.idempotency.c.key.in_(list(wanted)))
+    ).mappings().all()
+    found: dict[str, StoredOutcome | IdempotencyConflict] = {}
+    for row in rows:
+        command, digest = wanted[row["key"]]
+        found[row["key"]] = (
+            IdempotencyConflict(row["key"])
+            if row["command"] != command or row["payload_hash"] != digest
+            else StoredOutcome(row["status"], json.loads(row["outcome"]))
+        )
+    return found
+
+
+def save_many(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Store several outcomes: dicts with key, command, digest, status, outcome, recorded_at."""
+    if rows:
+        connection.execute(insert(tables.idempotency), [
+            {"key": r["key"], "command": r["command"], "payload_hash": r["digest"],
+             "status": r["status"],
+             "outcome": json.dumps(r["outcome"], sort_keys=True, default=str),
+             "recorded_at": r["recorded_at"]}
+            for r in rows
+        ])
 
 
 def save(

@@ -27,6 +27,21 @@ class UnbalancedEntry(AssertionError):
     """An entry whose postings do not sum to zero: a bug, never stored."""
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A journal entry to append: its postings (legs) sum to zero."""
+
+    entry_id: str
+    value_date: date
+    reason_code: str
+    reference_type: str
+    reference_id: str
+    legs: Sequence[Leg]
+    recorded_at: datetime
+    reverses: str | None = None
+    memo: str | None = None
+
+
 def post_entry(
     connection: Connection,
     *,
@@ -40,21 +55,31 @@ def post_entry(
     reverses: str | None = None,
     memo: str | None = None,
 ) -> None:
-    legs = [leg for leg in legs if leg.amount_fen]
-    if not legs:
+    post_entries(connection, [Entry(entry_id, value_date, reason_code, reference_type,
+                                    reference_id, legs, recorded_at, reverses, memo)])
+
+
+def post_entries(connection: Connection, entries: Sequence[Entry]) -> None:
+    """Append entries (empty ones are skipped) in two statements whatever their number."""
+    kept: list[tuple[Entry, list[Leg]]] = []
+    for entry in entries:
+        legs = [leg for leg in entry.legs if leg.amount_fen]
+        if not legs:
+            continue
+        if sum(leg.amount_fen for leg in legs) != 0:
+            raise UnbalancedEntry(f"entry {entry.entry_id} does not balance")
+        assert len(legs) >= 2, "an entry has at least two postings"
+        kept.append((entry, legs))
+    if not kept:
         return
-    if sum(leg.amount_fen for leg in legs) != 0:
-        raise UnbalancedEntry(f"entry {entry_id} does not balance")
-    assert len(legs) >= 2, "an entry has at least two postings"
-    seq = connection.execute(
-        insert(tables.journal_entries)
-        .values(
-            id=entry_id, value_date=value_date, reason_code=reason_code,
-            reference_type=reference_type, reference_id=reference_id, reverses=reverses,
-            memo=memo, recorded_at=recorded_at,
-        )
-        .returning(tables.journal_entries.c.seq)
-    ).scalar_one()
+    seqs = connection.execute(
+        insert(tables.journal_entries).returning(
+            tables.journal_entries.c.seq, sort_by_parameter_order=True),
+        [{"id": e.entry_id, "value_date": e.value_date, "reason_code": e.reason_code,
+          "reference_type": e.reference_type, "reference_id": e.reference_id,
+          "reverses": e.reverses, "memo": e.memo, "recorded_at": e.recorded_at}
+         for e, _ in kept],
+    ).scalars().all()
     bulk.insert_rows(
         connection,
         "postings",
@@ -62,6 +87,7 @@ def post_entry(
         [
             {"entry_seq": seq, "account_code": leg.account, "loan_id": leg.loan_id,
              "amount_fen": leg.amount_fen}
+            for seq, (_, legs) in zip(seqs, kept, strict=True)
             for leg in legs
         ],
     )
@@ -88,14 +114,36 @@ def booked_flows(connection: Connection, loan_id: str) -> dict[str, int]:
     return {r.flow: r.amount_fen for r in rows}
 
 
+def booked_flows_many(connection: Connection, loan_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Booked flows of several loans in one query; a loan with none maps to {}."""
+    found: dict[str, dict[str, int]] = {loan_id: {} for loan_id in loan_ids}
+    if loan_ids:
+        rows = connection.execute(
+            select(tables.loan_books.c.loan_id, tables.loan_books.c.flow,
+                   tables.loan_books.c.amount_fen)
+            .where(tables.loan_books.c.loan_id.in_(list(loan_ids)))
+        ).all()
+        for r in rows:
+            found[r.loan_id][r.flow] = r.amount_fen
+    return found
+
+
 def book_flows(
     connection: Connection, loan_id: str, booked: dict[str, int], deltas: dict[str, int]
 ) -> None:
     """Add `deltas` to the loan's booked flows (`booked` is what was read before)."""
+    book_flows_many(connection, [(loan_id, booked, deltas)])
+
+
+def book_flows_many(
+    connection: Connection, items: Sequence[tuple[str, dict[str, int], dict[str, int]]]
+) -> None:
+    """`book_flows` for several loans: (loan id, booked before, deltas) each."""
     updates = [{"loan_id": loan_id, "flow": f, "amount_fen": booked[f] + d}
-               for f, d in deltas.items() if f in booked]
+               for loan_id, booked, deltas in items for f, d in deltas.items() if f in booked]
     inserts = [{"loan_id": loan_id, "flow": f, "amount_fen": d}
-               for f, d in deltas.items() if f not in booked]
+               for loan_id, booked, deltas in items for f, d in deltas.items()
+               if f not in booked]
     bulk.update_rows(connection, "loan_books", ("loan_id", "flow"),
                      {"loan_id": "varchar", "flow": "varchar", "amount_fen": "bigint"}, updates)
     bulk.insert_rows(connection, "loan_books", ("loan_id", "flow", "amount_fen"), inserts)

@@ -7,12 +7,12 @@ appended. Loading a loan is a fixed number of queries whatever its age.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from tailguard.calendar import BusinessCalendar
 from tailguard.infra.db import tables
@@ -49,10 +49,13 @@ class LoanRepository:
         self,
         connection: Connection,
         calendar_for: Callable[[str | None], BusinessCalendar],
+        products: dict[tuple[str, int], Product] | None = None,
     ) -> None:
         self.connection = connection
         self.calendar_for = calendar_for
-        self._products: dict[tuple[str, int], Product] = {}
+        self._products: dict[tuple[str, int], Product] = {} if products is None else products
+        """Product versions already read; may be shared beyond this unit of work because a
+        stored version never changes."""
         self._records: dict[str, LoanRecord] = {}
         """Records read by `get` in this unit of work, so `record` needs no second query."""
 
@@ -166,19 +169,17 @@ class LoanRepository:
         )
 
     def append_event(self, loan_id: str, event: LoanEvent, recorded_at: datetime) -> None:
-        values: dict[str, object] = {
-            "loan_id": loan_id, "value_date": event.value_date, "recorded_at": recorded_at,
-        }
-        if isinstance(event, PaymentReceived):
-            values |= {"kind": "payment", "reference": event.payment_id,
-                       "amount_fen": event.amount_fen, "channel": event.channel.value}
-        elif isinstance(event, PaymentReversed):
-            values |= {"kind": "reversal", "reference": event.payment_id, "reason": event.reason}
-        else:
-            values |= {"kind": "waiver", "reference": event.waiver_id,
-                       "amount_fen": event.amount_fen, "component": event.component.value,
-                       "installment_number": event.installment_number}
-        self.connection.execute(insert(tables.loan_events).values(**values))
+        self.append_events([(loan_id, event)], recorded_at)
+
+    def append_events(
+        self, events: Sequence[tuple[str, LoanEvent]], recorded_at: datetime
+    ) -> None:
+        """Append facts in the given order (their ids keep that order for the replay)."""
+        if events:
+            self.connection.execute(
+                insert(tables.loan_events),
+                [event_row(loan_id, event, recorded_at) for loan_id, event in events],
+            )
 
     def set_status(self, loan_id: str, status: str) -> None:
         self.connection.execute(
@@ -199,56 +200,74 @@ class LoanRepository:
 
     def get(self, loan_id: str, for_update: bool = False) -> LoanAccount | None:
         """The loan as an account value; `for_update` locks its row until commit."""
-        query = select(tables.loans).where(tables.loans.c.id == loan_id)
+        return self.get_many([loan_id], for_update).get(loan_id)
+
+    def get_many(
+        self, loan_ids: Iterable[str], for_update: bool = False
+    ) -> dict[str, LoanAccount]:
+        """Several loans in four queries whatever their number; the missing are left out.
+
+        Rows are locked in loan-id order, so two batches locking overlapping loans queue
+        behind each other instead of deadlocking."""
+        wanted = sorted(set(loan_ids))
+        if not wanted:
+            return {}
+        query = select(tables.loans).where(tables.loans.c.id.in_(wanted)).order_by(
+            tables.loans.c.id)
         if for_update:
             query = query.with_for_update()
-        row = self.connection.execute(query).mappings().one_or_none()
-        if row is None:
-            return None
-        self._records[loan_id] = LoanRecord(
-            row["id"], row["borrower_id"], row["guarantor_id"], row["dealer_id"],
-            row["vehicle_id"], row["region_code"], row["status"],
-        )
-        product = self.product(row["product_code"], row["product_version"])
-        terms = LoanTerms(
-            product=product,
-            principal_fen=row["principal_fen"],
-            annual_rate=Decimal(row["annual_rate"]).normalize(),
-            term_months=row["term_months"],
-            disbursement_date=row["disbursement_date"],
-            first_due_date=row["first_due_date"],
-            contract_day=row["contract_day"],
-            balloon_fen=row["balloon_fen"],
-            vehicle_used=row["vehicle_used"],
-        )
-        schedules = self._schedules(loan_id)
-        events = self._events(loan_id)
-        override = row["annual_rate_override"]
-        return LoanAccount(
-            loan_id=loan_id,
-            terms=terms,
-            schedules=schedules,
-            events=events,
-            calendar=self.calendar_for(row["region_code"]),
-            extended_months=row["extended_months"],
-            annual_rate_override=None if override is None else Decimal(override).normalize(),
-        )
+        rows = self.connection.execute(query).mappings().all()
+        found = [row["id"] for row in rows]
+        schedules = self._schedules(found)
+        events = self._events(found)
+        accounts: dict[str, LoanAccount] = {}
+        for row in rows:
+            loan_id = row["id"]
+            self._records[loan_id] = LoanRecord(
+                loan_id, row["borrower_id"], row["guarantor_id"], row["dealer_id"],
+                row["vehicle_id"], row["region_code"], row["status"],
+            )
+            terms = LoanTerms(
+                product=self.product(row["product_code"], row["product_version"]),
+                principal_fen=row["principal_fen"],
+                annual_rate=Decimal(row["annual_rate"]).normalize(),
+                term_months=row["term_months"],
+                disbursement_date=row["disbursement_date"],
+                first_due_date=row["first_due_date"],
+                contract_day=row["contract_day"],
+                balloon_fen=row["balloon_fen"],
+                vehicle_used=row["vehicle_used"],
+            )
+            override = row["annual_rate_override"]
+            accounts[loan_id] = LoanAccount(
+                loan_id=loan_id,
+                terms=terms,
+                schedules=schedules.get(loan_id, ()),
+                events=events.get(loan_id, ()),
+                calendar=self.calendar_for(row["region_code"]),
+                extended_months=row["extended_months"],
+                annual_rate_override=None if override is None else Decimal(override).normalize(),
+            )
+        return accounts
 
-    def _schedules(self, loan_id: str) -> tuple[Schedule, ...]:
+    def _schedules(self, loan_ids: Sequence[str]) -> dict[str, tuple[Schedule, ...]]:
+        if not loan_ids:
+            return {}
         versions = self.connection.execute(
             select(tables.schedule_versions)
-            .where(tables.schedule_versions.c.loan_id == loan_id)
-            .order_by(tables.schedule_versions.c.version)
+            .where(tables.schedule_versions.c.loan_id.in_(loan_ids))
+            .order_by(tables.schedule_versions.c.loan_id, tables.schedule_versions.c.version)
         ).mappings().all()
         rows = self.connection.execute(
             select(tables.installments)
-            .where(tables.installments.c.loan_id == loan_id)
-            .order_by(tables.installments.c.version, tables.installments.c.number)
+            .where(tables.installments.c.loan_id.in_(loan_ids))
+            .order_by(tables.installments.c.loan_id, tables.installments.c.version,
+                      tables.installments.c.number)
         ).mappings().all()
-        by_version: dict[int, list[Installment]] = {}
+        by_version: dict[tuple[str, int], list[Installment]] = {}
         for r in rows:
             rate = r["contract_rate"]
-            by_version.setdefault(r["version"], []).append(
+            by_version.setdefault((r["loan_id"], r["version"]), []).append(
                 Installment(
                     number=r["number"], period_start=r["period_start"], due_date=r["due_date"],
                     principal_fen=r["principal_fen"], interest_fen=r["interest_fen"],
@@ -257,32 +276,54 @@ class LoanRepository:
                     contract_rate=None if rate is None else Decimal(rate).normalize(),
                 )
             )
-        return tuple(
-            Schedule(
-                installments=tuple(by_version[v["version"]]),
+        result: dict[str, list[Schedule]] = {}
+        for v in versions:
+            result.setdefault(v["loan_id"], []).append(Schedule(
+                installments=tuple(by_version[(v["loan_id"], v["version"])]),
                 version=v["version"],
                 replaces=v["replaces"],
                 effective_date=v["effective_date"],
                 reason=v["reason"],
-            )
-            for v in versions
-        )
+            ))
+        return {loan_id: tuple(found) for loan_id, found in result.items()}
 
-    def _events(self, loan_id: str) -> tuple[LoanEvent, ...]:
+    def _events(self, loan_ids: Sequence[str]) -> dict[str, tuple[LoanEvent, ...]]:
+        if not loan_ids:
+            return {}
         rows = self.connection.execute(
             select(tables.loan_events)
-            .where(tables.loan_events.c.loan_id == loan_id)
+            .where(tables.loan_events.c.loan_id.in_(loan_ids))
             .order_by(tables.loan_events.c.id)
         ).mappings().all()
-        events: list[LoanEvent] = []
+        events: dict[str, list[LoanEvent]] = {}
         for r in rows:
-            if r["kind"] == "payment":
-                events.append(PaymentReceived(r["reference"], r["value_date"], r["amount_fen"],
-                                              Channel(r["channel"])))
-            elif r["kind"] == "reversal":
-                events.append(PaymentReversed(r["reference"], r["value_date"], r["reason"]))
-            else:
-                events.append(ChargeWaived(r["reference"], r["value_date"], r["amount_fen"],
-                                           Component(r["component"]),
-                                           r["installment_number"]))
-        return tuple(events)
+            events.setdefault(r["loan_id"], []).append(event_from_row(r))
+        return {loan_id: tuple(found) for loan_id, found in events.items()}
+
+
+def event_row(loan_id: str, event: LoanEvent, recorded_at: datetime) -> dict[str, object]:
+    values: dict[str, object] = {
+        "loan_id": loan_id, "value_date": event.value_date, "recorded_at": recorded_at,
+        "amount_fen": None, "channel": None, "reason": None, "component": None,
+        "installment_number": None,
+    }
+    if isinstance(event, PaymentReceived):
+        values |= {"kind": "payment", "reference": event.payment_id,
+                   "amount_fen": event.amount_fen, "channel": event.channel.value}
+    elif isinstance(event, PaymentReversed):
+        values |= {"kind": "reversal", "reference": event.payment_id, "reason": event.reason}
+    else:
+        values |= {"kind": "waiver", "reference": event.waiver_id,
+                   "amount_fen": event.amount_fen, "component": event.component.value,
+                   "installment_number": event.installment_number}
+    return values
+
+
+def event_from_row(r: RowMapping) -> LoanEvent:
+    if r["kind"] == "payment":
+        return PaymentReceived(r["reference"], r["value_date"], r["amount_fen"],
+                               Channel(r["channel"]))
+    if r["kind"] == "reversal":
+        return PaymentReversed(r["reference"], r["value_date"], r["reason"])
+    return ChargeWaived(r["reference"], r["value_date"], r["amount_fen"],
+                        Component(r["component"]), r["installment_number"])

@@ -8,6 +8,7 @@ nightly run continues the very fraction the replay computes and both agree to th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from tailguard.infra.db import tables
+from tailguard.infra.db import bulk, tables
 from tailguard.loans.account import LoanAccount
 from tailguard.loans.position import Position
 
@@ -143,10 +144,9 @@ def save_states(
         insert(tables.loan_state),
         [loan_state_row(account, position, accrued) for account, position, accrued in items],
     )
-    connection.execute(
-        insert(tables.installment_state),
-        [row for account, position, _ in items for row in installment_rows(account, position)],
-    )
+    rows = [row for account, position, _ in items for row in installment_rows(account, position)]
+    if rows:  # a loan has some dozens of instalments: COPY on PostgreSQL when many
+        bulk.insert_rows(connection, "installment_state", tuple(rows[0]), rows)
 
 
 def state_of(connection: Connection, loan_id: str) -> dict[str, Any] | None:
@@ -154,6 +154,16 @@ def state_of(connection: Connection, loan_id: str) -> dict[str, Any] | None:
         select(tables.loan_state).where(tables.loan_state.c.loan_id == loan_id)
     ).mappings().one_or_none()
     return None if row is None else dict(row)
+
+
+def states_of(connection: Connection, loan_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The cached state rows of several loans in one query; loans without one are left out."""
+    if not loan_ids:
+        return {}
+    rows = connection.execute(
+        select(tables.loan_state).where(tables.loan_state.c.loan_id.in_(list(loan_ids)))
+    ).mappings().all()
+    return {row["loan_id"]: dict(row) for row in rows}
 
 
 def last_state_date(connection: Connection, loan_id: str) -> date | None:

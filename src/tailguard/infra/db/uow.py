@@ -81,6 +81,28 @@ class UnitOfWork:
             )
         )
 
+    def audit_many(self, rows: list[tuple[str, str, str | None, Any]]) -> None:
+        """Several audit rows (action, entity type, entity id, detail) in one statement."""
+        if rows:
+            now = self.clock.now()
+            self.connection.execute(insert(tables.audit_log), [
+                {"actor": self.actor, "action": action, "entity_type": entity_type,
+                 "entity_id": entity_id, "detail": None if detail is None else to_json(detail),
+                 "recorded_at": now}
+                for action, entity_type, entity_id, detail in rows
+            ])
+
+    def emit_many(self, events: list[tuple[str, str | None, Any, date | None]]) -> None:
+        """Several outbox events (type, aggregate id, payload, business date) at once."""
+        if events:
+            now = self.clock.now()
+            self.connection.execute(insert(tables.outbox), [
+                {"event_type": event_type, "aggregate_id": aggregate_id,
+                 "payload": to_json(payload), "business_date": business_date,
+                 "dedupe_key": None, "recorded_at": now}
+                for event_type, aggregate_id, payload, business_date in events
+            ])
+
     def emit(
         self,
         event_type: str,
