@@ -49,7 +49,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--payments", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=64)  # gateways call back at once
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--loans", type=int, default=200)
     parser.add_argument("--quick", action="store_true")
