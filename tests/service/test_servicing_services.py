@@ -253,3 +253,42 @@ def test_a_batch_of_payments_answers_each_command_and_books_as_one_by_one(
         for batch_loan, single_loan in zip(loans[:2], again, strict=True):
             assert ledger_repository.loan_balances(conn, batch_loan) == \
                 ledger_repository.loan_balances(conn, single_loan)
+
+
+def test_a_trade_in_settles_the_loan_and_books_the_surplus_owed_to_the_borrower(
+    platform: Platform, clock: FixedClock
+) -> None:
+    from tailguard.infra.db import ledger_repository
+    from tailguard.loans.maturity import MaturityOption
+
+    loan_id = booked(platform)
+    clock.advance(timedelta(days=45))
+    owed = servicing.payoff_quote(platform, loan_id, reason=servicing.SettlementReason.TRADE_IN
+                                  ).total_fen
+    position, disposition = servicing.dispose_vehicle(
+        platform, "ops", loan_id, MaturityOption.TRADE_IN, owed + 12_345_67)
+    assert position.paid_off and disposition.surplus_fen == 12_345_67
+    assert disposition.shortfall_fen == 0
+    with platform.engine.connect() as conn:
+        balances = ledger_repository.loan_balances(conn, loan_id)
+        surplus_events = conn.execute(select(func.count()).select_from(tables.outbox).where(
+            tables.outbox.c.event_type == "VehicleSurplusOwed")).scalar_one()
+    assert balances["2244.payable"] == -12_345_67
+    assert balances["1441.collateral"] == owed + 12_345_67  # the car, at its appraisal
+    assert surplus_events == 1
+    books_are_right(platform)
+
+
+def test_a_trade_in_worth_less_than_the_debt_leaves_the_shortfall_owed(
+    platform: Platform, clock: FixedClock
+) -> None:
+    from tailguard.loans.maturity import MaturityOption
+
+    loan_id = booked(platform)
+    clock.advance(timedelta(days=45))
+    position, disposition = servicing.dispose_vehicle(
+        platform, "ops", loan_id, MaturityOption.TRADE_IN, 50_000_00)
+    assert disposition.surplus_fen == 0 and disposition.shortfall_fen > 0
+    assert not position.paid_off
+    assert position.principal_outstanding_fen + position.arrears_fen > 0
+    books_are_right(platform)

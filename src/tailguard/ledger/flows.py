@@ -47,6 +47,10 @@ DISBURSEMENT_CLEARING = "2241.disbursement"
 UNAPPLIED_RECEIPTS = "2242.unapplied"
 CREDIT_BALANCE = "2243.credit"
 COLLATERAL_HELD = "1441.collateral"
+BORROWER_PAYABLE = "2244.payable"
+"""What the lender owes a borrower outside the loan: the surplus of a vehicle's appraisal
+over the debt it settled (trade-in or return), until it is paid out or carried to the next
+car."""
 WAIVER_EXPENSE = "6711.waiver"
 
 RECEIVABLE = {

@@ -21,6 +21,7 @@ ACCOUNT_NAMES = {
     "2241.disbursement": "放款清算 disbursement clearing",
     "2242.unapplied": "待分配款项 unapplied receipts",
     "2243.credit": "客户溢缴款 borrower credit balance",
+    "2244.payable": "应付客户款 payable to borrower (vehicle surplus)",
     "6011.interest": "利息收入 interest income",
     "6012.penalty": "罚息收入 penalty income",
     "6021.fee": "手续费收入 fee income",

@@ -18,12 +18,15 @@ from tailguard.infra.db import state_repository as states
 from tailguard.infra.db.loan_repository import LoanRecord, LoanRepository
 from tailguard.infra.db.uow import UnitOfWork
 from tailguard.ledger.flows import (
+    BORROWER_PAYABLE,
     CASH,
+    COLLATERAL_HELD,
     DISBURSEMENT_CLEARING,
     FEE_INCOME,
 )
 from tailguard.loans.account import LoanAccount
 from tailguard.loans.events import Channel, PaymentReceived, PaymentReversed
+from tailguard.loans.maturity import MaturityOption, VehicleDisposition, plan_vehicle_disposition
 from tailguard.loans.payoff import PayoffQuote, SettlementReason, quote_payoff
 from tailguard.loans.position import Position
 from tailguard.loans.terms import LoanTerms
@@ -274,6 +277,50 @@ def apply_change_in(
     updated = change(account)
     reference = f"{loan_id}:{action}:v{updated.schedule.version}:e{len(updated.events)}"
     return _apply_new_version(platform, uow, repo, account, updated, reference, action, detail)
+
+
+def dispose_vehicle(
+    platform: Platform,
+    actor: str,
+    loan_id: str,
+    option: MaturityOption,
+    appraised_value_fen: int,
+    shortfall_months: int | None = None,
+) -> tuple[Position, VehicleDisposition]:
+    """Trade in or return the vehicle against its appraisal, in one unit of work.
+
+    The appraisal settles the debt (as vehicle proceeds); a shortfall stays owed, or becomes
+    a restructure over `shortfall_months`; a surplus is booked as owed to the borrower
+    (Dr collateral held, Cr payable to borrower) so it cannot be forgotten.
+    """
+    today = platform.today()
+    planned: list[VehicleDisposition] = []
+
+    def change(account: LoanAccount) -> LoanAccount:
+        disposition = plan_vehicle_disposition(account, today, option, appraised_value_fen,
+                                               f"{loan_id}:{option.value}:{today}",
+                                               shortfall_months)
+        planned.append(disposition)
+        return disposition.apply(account)
+
+    with platform.uow(actor) as uow:
+        position = apply_change_in(platform, uow, loan_id, change, f"loan.{option.value}",
+                                   {"appraised_value": yuan(appraised_value_fen)})
+        (disposition,) = planned
+        if disposition.surplus_fen:
+            ledger.post_entry(
+                uow.connection, entry_id=f"{loan_id}:{option.value}:{today}:surplus",
+                value_date=today, reason_code="VEHICLE_SURPLUS", reference_type="loan",
+                reference_id=loan_id,
+                legs=[ledger.Leg(COLLATERAL_HELD, disposition.surplus_fen, loan_id),
+                      ledger.Leg(BORROWER_PAYABLE, -disposition.surplus_fen, loan_id)],
+                recorded_at=uow.clock.now(), memo=option.value,
+            )
+            uow.emit("VehicleSurplusOwed", loan_id, {
+                "loan_id": loan_id, "surplus_fen": disposition.surplus_fen,
+                "option": option.value}, today)
+        uow.commit()
+    return position, disposition
 
 
 def import_history(
