@@ -8,8 +8,10 @@ server answers; `.ci/run` starts one and fails if this tier was skipped.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -31,6 +33,9 @@ POSTGRES_URL = os.environ.get(
 )
 TEMPLATE_DB = "tailguard_test_template"
 START = date(2026, 1, 10)
+FILES_ROOT = tempfile.mkdtemp(prefix="tailguard-test-files-")
+"""Document stores and notary folders of this session's platforms, removed at exit."""
+atexit.register(shutil.rmtree, FILES_ROOT, ignore_errors=True)
 
 
 def _postgres_available() -> bool:
@@ -45,7 +50,10 @@ def _postgres_available() -> bool:
 
 
 def make_platform(url: str, clock: FixedClock) -> Platform:
-    settings = load_settings({"TAILGUARD_DATABASE_URL": url, "TAILGUARD_MODE": "test"})
+    files = tempfile.mkdtemp(prefix="files-", dir=FILES_ROOT)  # contracts, notary: not in var/
+    settings = load_settings({"TAILGUARD_DATABASE_URL": url, "TAILGUARD_MODE": "test",
+                              "TAILGUARD_DOCUMENT_ROOT": f"{files}/documents",
+                              "TAILGUARD_NOTARY": f"folder:{files}/notary"})
     return Platform(settings, make_engine(url), clock)
 
 

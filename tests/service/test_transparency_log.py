@@ -83,6 +83,8 @@ def test_receipt_cli_round_trip(
     payment_id = paid_loan(platform, clock)
     monkeypatch.setenv("TAILGUARD_DATABASE_URL", str(platform.engine.url.render_as_string(
         hide_password=False)))
+    monkeypatch.setenv("TAILGUARD_NOTARY", platform.settings.notary)
+    monkeypatch.setenv("TAILGUARD_DOCUMENT_ROOT", str(platform.settings.document_root))
     runner = CliRunner()
     assert runner.invoke(main, ["log", "integrate"]).exit_code == 0
     out = tmp_path / "payment.tlog-proof"

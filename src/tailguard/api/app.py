@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
 from tailguard.api.deps import PlatformDep
+from tailguard.api.routes_contracts import router as contracts_router
 from tailguard.api.routes_loans import router as loans_router
 from tailguard.errors import Conflict, InvalidInput, NotFound, Refused
 from tailguard.infra.auth import LoginRateLimiter, LoginThrottled, TokenService
@@ -59,6 +60,7 @@ def create_app(platform: Platform, tokens: TokenService | None = None) -> FastAP
     app.state.limiter = LoginRateLimiter(platform.clock)
     app.state.payments = batcher
     app.include_router(loans_router)
+    app.include_router(contracts_router)
 
     @app.exception_handler(RequestValidationError)
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:

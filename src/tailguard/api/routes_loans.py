@@ -34,11 +34,10 @@ from tailguard.loans.maturity import (
     extension_cap_months,
     plan_extension,
     plan_refinance,
-    plan_vehicle_disposition,
 )
 from tailguard.loans.payoff import SettlementReason, quote_payoff
 from tailguard.money import parse_major, parse_percent, yuan
-from tailguard.services import approvals, queries, servicing
+from tailguard.services import approvals, contract_documents, queries, servicing
 from tailguard.services.documents import loan_document, trial_balance_document
 from tailguard.services.payment_batcher import PaymentBatcher
 from tailguard.services.payments import PaymentCommand
@@ -236,20 +235,11 @@ def choose_balloon_option(
         raise InvalidInput.one("appraised_value", "missing", "required for trade-in and return")
     appraisal = parse_major(body.appraised_value)
     option = MaturityOption(body.option)
-    today = platform.today()
-    holder: dict[str, Any] = {}
-
-    def change(account: Any) -> Any:
-        disposition = plan_vehicle_disposition(account, today, option, appraisal,
-                                               f"{loan_id}:{option.value}:{today}",
-                                               body.shortfall_months)
-        holder["d"] = disposition
-        return disposition.apply(account)
-
-    position = servicing.apply_account_change(platform, user.subject, loan_id, change,
-                                              f"loan.{option.value}",
-                                              {"appraised_value": yuan(appraisal)})
-    disposition = holder["d"]
+    position, disposition = servicing.dispose_vehicle(
+        platform, user.subject, loan_id, option, appraisal, body.shortfall_months)
+    contract_documents.issue_addendum(platform, user.subject, loan_id, option.value, detail=(
+        ("appraised_value", appraisal), ("surplus", disposition.surplus_fen),
+        ("shortfall", disposition.shortfall_fen)))
     return {"status": "applied", "surplus": yuan(disposition.surplus_fen),
             "shortfall": yuan(disposition.shortfall_fen), "dpd": position.dpd,
             "paid_off": position.paid_off}

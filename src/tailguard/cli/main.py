@@ -13,6 +13,8 @@ import warnings
 import click
 
 from tailguard.cli.calculator import schedule
+from tailguard.cli.compliance import compliance
+from tailguard.cli.contracts import contract
 from tailguard.cli.errors import OneLineErrorGroup
 from tailguard.cli.log import log
 from tailguard.cli.operations import db, demo, eod, ledger_group, loan, payment, reconcile
@@ -41,3 +43,5 @@ main.add_command(schedule)
 main.add_command(payoff)
 for command in (db, loan, payment, ledger_group, reconcile, eod, demo, user, serve, log):
     main.add_command(command)
+main.add_command(contract)
+main.add_command(compliance)

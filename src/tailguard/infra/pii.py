@@ -288,6 +288,24 @@ class PersonalData:
         self.uow.audit("pii.read", "party", party_id, detail)
         return {field: plain[field] for field in wanted}
 
+    def for_document(
+        self, party_id: str, fields: Iterable[PiiField | str], *, reason: str, document: str
+    ) -> dict[PiiField, str | None]:
+        """Full values the system itself writes into a legal document (a contract names the
+        borrower by full name and ID number), audited as `pii.read` with the reason and the
+        document, in the caller's transaction. No staff member sees them here; who may read
+        the document afterwards is the document endpoint's role list."""
+        wanted = _fields(fields)
+        text = reason.strip()
+        if len(text) < MIN_REASON_LENGTH:
+            raise InvalidInput.one("reason", "required", "say why the full value is needed")
+        plain = self._plain(party_id)
+        self.uow.audit("pii.read", "party", party_id, {
+            "fields": sorted(f.value for f in wanted), "role": "system", "reason": text,
+            "document": document,
+        })
+        return {field: plain[field] for field in wanted}
+
 
 def _fields(fields: Iterable[PiiField | str]) -> tuple[PiiField, ...]:
     wanted: list[PiiField] = []

@@ -18,6 +18,10 @@ DEVELOPMENT_FIELD_KEY = base64.b64encode(b"tailguard-development-field-key!").de
 DEVELOPMENT_TOKEN_SECRET = "tailguard-development-token-secret-not-for-production"
 DEFAULT_DATABASE_PATH = Path("var") / "tailguard.db"
 LOG_ORIGIN_DEFAULT = "tailguard.dev/log"
+LENDER_NAME_DEFAULT = "天衢汽车金融有限公司（开发环境）"
+LENDER_SEAT_DEFAULT = "310115"
+DISPUTE_LOCAL_DEFAULT = "court:上海市浦东新区人民法院"
+DISPUTE_CROSS_REGION_DEFAULT = "arbitration:上海仲裁委员会"
 
 
 class SettingsError(RuntimeError):
@@ -38,6 +42,22 @@ class Settings:
     log_signing_keys: tuple[str, ...] = ()
     """Signed-note private keys (PRIVATE+KEY+…); the first signs, all are trusted (rotation).
     Empty means the development key, which production refuses."""
+    document_store: str = "local"
+    """`local` (files under `document_root`) or `s3://BUCKET[/PREFIX]` (S3-compatible)."""
+    s3_endpoint_url: str | None = None
+    """An S3-compatible endpoint (MinIO, a cloud's OSS/COS S3 endpoint); None for AWS."""
+    notary: str = "folder:var/notary"
+    """Where signed checkpoints are anchored: `folder:PATH`, `http(s)://URL` or `none`."""
+    checkpoint_minutes: int = 10
+    """How often `tailguard serve` integrates the log and signs a checkpoint."""
+    contract_language: str = "zh"
+    lender_name: str = LENDER_NAME_DEFAULT
+    lender_seat: str = LENDER_SEAT_DEFAULT
+    """GB/T 2260 code of the lender's seat (住所地): the reference for 异地 borrowers."""
+    dispute_local: str = DISPUTE_LOCAL_DEFAULT
+    dispute_cross_region: str = DISPUTE_CROSS_REGION_DEFAULT
+    """Dispute forums (`arbitration:NAME` or `court:NAME`) for borrowers in the lender's city
+    and for cross-region (异地) borrowers; see contracts/documents.py and ADR 0006."""
 
     @property
     def production(self) -> bool:
@@ -98,4 +118,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_signing_keys=tuple(
             k.strip() for k in env.get("TAILGUARD_LOG_KEYS", "").split(",") if k.strip()
         ),
+        document_store=env.get("TAILGUARD_DOCUMENT_STORE", "local"),
+        s3_endpoint_url=env.get("TAILGUARD_S3_ENDPOINT_URL") or None,
+        notary=env.get("TAILGUARD_NOTARY", "folder:var/notary"),
+        checkpoint_minutes=int(env.get("TAILGUARD_CHECKPOINT_MINUTES", "10")),
+        contract_language=env.get("TAILGUARD_CONTRACT_LANGUAGE", "zh"),
+        lender_name=env.get("TAILGUARD_LENDER_NAME", LENDER_NAME_DEFAULT),
+        lender_seat=env.get("TAILGUARD_LENDER_SEAT", LENDER_SEAT_DEFAULT),
+        dispute_local=env.get("TAILGUARD_DISPUTE_LOCAL", DISPUTE_LOCAL_DEFAULT),
+        dispute_cross_region=env.get("TAILGUARD_DISPUTE_CROSS_REGION",
+                                     DISPUTE_CROSS_REGION_DEFAULT),
     )

@@ -24,6 +24,7 @@ from tailguard.loans.account import LoanAccount
 from tailguard.loans.events import ChargeWaived, Component
 from tailguard.loans.maturity import plan_extension, plan_refinance
 from tailguard.loans.restructure import apply_restructure, plan_restructure
+from tailguard.services import contract_documents
 from tailguard.services.platform import Platform
 from tailguard.services.servicing import apply_change_in, repository
 
@@ -140,6 +141,9 @@ def decide(platform: Platform, checker: str, approval_id: str, approve: bool) ->
                   {"approval": approval_id, "action": approval.action,
                    "maker": approval.maker})
         uow.commit()
+    if approve and approval.action in ("restructure", "refinance", "extend"):
+        # The addendum documents the committed change (services/contract_documents.py).
+        contract_documents.issue_addendum(platform, checker, approval.loan_id, approval.action)
     return Approval(approval.approval_id, approval.action, approval.loan_id, approval.payload,
                     approval.maker, checker, status)
 

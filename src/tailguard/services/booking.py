@@ -23,6 +23,7 @@ from tailguard.infra.db.loan_repository import LoanRecord, LoanRepository
 from tailguard.infra.pii import PersonalData
 from tailguard.loans.terms import LoanRequest, validate_request
 from tailguard.origination import identity
+from tailguard.services import contract_documents
 from tailguard.services.platform import Platform
 from tailguard.services.servicing import book_loan
 
@@ -180,7 +181,10 @@ def book_application(platform: Platform, actor: str, application: LoanApplicatio
     loan_id = application.loan_id or "LN" + uuid.uuid4().hex[:12].upper()
     record = LoanRecord(loan_id, party_ids["borrower."], party_ids.get("guarantor."),
                         application.dealer_id, vehicle_id, application.region_code, "active")
-    return book_loan(platform, actor, terms, record, loan_id)
+    booked = book_loan(platform, actor, terms, record, loan_id)
+    # The contract follows in its own unit of work: see services/contract_documents.py.
+    contract_documents.issue_contract(platform, actor, booked)
+    return booked
 
 
 def ensure_dealer(platform: Platform, dealer_id: str, name: str, region_code: str) -> None:
