@@ -237,10 +237,12 @@ class _Working:
         return self.inst.fee_fen
 
     def contractual_left(self) -> int:
-        return sum(
-            self.owed(c) - self.paid[c] - self.waived[c]
-            for c in (Component.FEE, Component.INTEREST, Component.PRINCIPAL)
-        )
+        """Fee, interest and principal still owed (penalty aside)."""
+        paid, waived = self.paid, self.waived
+        return (self.inst.principal_fen + self.inst.interest_fen + self.inst.fee_fen
+                - paid[Component.FEE] - paid[Component.INTEREST] - paid[Component.PRINCIPAL]
+                - waived[Component.FEE] - waived[Component.INTEREST]
+                - waived[Component.PRINCIPAL])
 
 
 class _Replay:
@@ -251,11 +253,19 @@ class _Replay:
         self.product = product
         self.multiplier = Fraction(product.penalty_multiplier)
         self.penalty_daily = annual_rate_penalty / product.day_count.year_days
+        daily_by_rate: dict[Decimal, Fraction] = {}  # a schedule has one or two rates
+
+        def daily(rate: Decimal | None) -> Fraction:
+            if rate is None:
+                return self.penalty_daily
+            if rate not in daily_by_rate:
+                daily_by_rate[rate] = (Fraction(rate) * self.multiplier
+                                       / product.day_count.year_days)
+            return daily_by_rate[rate]
+
         self.rows = [
             _Working(inst, grace_end(product, inst.due_date, calendar),
-                     daily_rate=self.penalty_daily if inst.contract_rate is None
-                     else Fraction(inst.contract_rate) * self.multiplier
-                     / product.day_count.year_days)
+                     daily_rate=daily(inst.contract_rate))
             for inst in schedule.installments
         ]
         self.credit = 0
