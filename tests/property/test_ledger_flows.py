@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tailguard.errors import Refused
 from tailguard.ledger.flows import (
     CASH,
     UNAPPLIED_RECEIPTS,
@@ -21,6 +22,7 @@ from tailguard.loans.accrual import accrued_interest_fen
 from tailguard.loans.events import (
     ChargeWaived,
     Component,
+    CreditRefunded,
     LoanEvent,
     PaymentReceived,
     PaymentReversed,
@@ -74,7 +76,7 @@ def test_books_equal_the_replay_after_every_fact(account: LoanAccount, data: st.
     for step in range(data.draw(st.integers(1, 10))):
         day += timedelta(days=data.draw(st.integers(0, 70)))
         action = data.draw(st.sampled_from(["pay", "pay", "backdated", "reverse", "waive",
-                                            "restructure", "settle"]))
+                                            "restructure", "settle", "refund"]))
         fact: LoanEvent | None = None
         if action in ("pay", "backdated"):
             floor = account.schedule.effective_date or start  # earlier is refused
@@ -87,7 +89,17 @@ def test_books_equal_the_replay_after_every_fact(account: LoanAccount, data: st.
             amount = next(e.amount_fen for e in account.events
                           if isinstance(e, PaymentReceived) and e.payment_id == pid)
             fact = PaymentReversed(pid, day)
+            try:
+                account.with_event(fact)
+            except Refused:  # its credit was refunded already: rightly refused
+                paid.insert(0, pid)
+                continue
             books.post([(CASH, -amount), (UNAPPLIED_RECEIPTS, amount)])
+        elif action == "refund" and day >= (account.schedule.effective_date or start):
+            credit = account.position(day).credit_balance_fen
+            if credit:
+                # The true-up itself books a refund (Dr credit balance, Cr cash).
+                fact = CreditRefunded(f"f{step}", day, data.draw(st.integers(1, credit)))
         elif action == "waive":
             fact = ChargeWaived(f"w{step}", day, data.draw(st.integers(1, 500_00)),
                                  Component.PENALTY)

@@ -292,3 +292,30 @@ def test_a_trade_in_worth_less_than_the_debt_leaves_the_shortfall_owed(
     assert not position.paid_off
     assert position.principal_outstanding_fen + position.arrears_fen > 0
     books_are_right(platform)
+
+
+def test_a_credit_balance_is_refunded_once_and_booked_out_of_cash(
+    platform: Platform, clock: FixedClock
+) -> None:
+    from tailguard.infra.db import ledger_repository
+
+    loan_id = booked(platform)
+    clock.advance(timedelta(days=31))
+    paid = servicing.post_payment(platform, "ops", loan_id, 10_000_00, date(2026, 2, 10),
+                                  Channel.APP, "over-1")
+    credit = paid.credit_balance_fen
+    assert credit > 0
+    refund = servicing.refund_credit(platform, "ops", loan_id, credit, "refund-1")
+    again = servicing.refund_credit(platform, "ops", loan_id, credit, "refund-1")
+    assert refund.credit_balance_fen == 0 and again.replayed
+    with pytest.raises(Refused):
+        servicing.refund_credit(platform, "ops", loan_id, 1_00, "refund-2")
+    with pytest.raises(InvalidInput):
+        servicing.refund_credit(platform, "ops", loan_id, 0, "refund-3")
+    with pytest.raises(Refused) as refused:
+        servicing.reverse_payment(platform, "ops", loan_id, paid.payment_id, "bounced", "rev-1")
+    assert refused.value.code == "CREDIT_ALREADY_REFUNDED"
+    with platform.engine.connect() as conn:
+        balances = ledger_repository.loan_balances(conn, loan_id)
+    assert balances.get("2243.credit", 0) == 0
+    books_are_right(platform)

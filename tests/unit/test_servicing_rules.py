@@ -267,3 +267,23 @@ def test_a_vehicle_is_not_taken_against_a_settled_loan() -> None:
         plan_vehicle_disposition(settled, date(2026, 3, 1), MaturityOption.TRADE_IN,
                                  50_000_00, "proceeds-1")
     assert refused.value.code == "NOTHING_OWED"
+
+
+def test_a_refund_pays_out_credit_that_exists_and_blocks_reversing_what_made_it() -> None:
+    from tailguard.loans.events import CreditRefunded, PaymentReversed
+
+    loan = account(product(), start=date(2026, 1, 15))
+    over = loan.with_event(PaymentReceived("big", date(2026, 1, 20), 3_000_00))
+    assert over.position(date(2026, 1, 20)).credit_balance_fen == 3_000_00
+    with pytest.raises(Refused) as too_much:
+        over.with_event(CreditRefunded("r0", date(2026, 1, 21), 3_000_01))
+    assert too_much.value.code == "REFUND_OVER_CREDIT"
+    refunded = over.with_event(CreditRefunded("r1", date(2026, 1, 21), 1_000_00))
+    position = refunded.position(date(2026, 1, 21))
+    assert (position.credit_balance_fen, position.refunded_fen) == (2_000_00, 1_000_00)
+    with pytest.raises(Refused) as gone:
+        refunded.with_event(PaymentReversed("big", date(2026, 1, 22)))
+    assert gone.value.code == "CREDIT_ALREADY_REFUNDED"
+    # Without the refund, the same reversal restores the loan exactly.
+    assert over.with_event(PaymentReversed("big", date(2026, 1, 22))).position(
+        date(2026, 3, 1)) == loan.position(date(2026, 3, 1))

@@ -178,6 +178,27 @@ def payment_reverse(loan_id: str, payment_id: str, reason: str, idempotency_key:
     emit(outcome.to_dict(), as_json, f"reversed {payment_id}: DPD {outcome.dpd}")
 
 
+@payment.command("refund")
+@click.option("--loan", "loan_id", required=True)
+@click.option("--amount", required=True, metavar="YUAN")
+@click.option("--key", "idempotency_key", help="Idempotency key [default: a new one].")
+@click.option("--json", "as_json", is_flag=True)
+@reports_errors(field_options={"amount": "--amount"})
+def payment_refund(loan_id: str, amount: str, idempotency_key: str | None,
+                   as_json: bool) -> None:
+    """Pay a borrower's credit balance (an overpayment) back to them."""
+    try:
+        amount_fen = parse_major(amount)
+    except AmountError as exc:
+        raise InvalidInput.one("amount", "malformed", str(exc)) from None
+    outcome = servicing.refund_credit(platform(), "cli", loan_id, amount_fen,
+                                      idempotency_key or uuid.uuid4().hex)
+    emit(outcome.to_dict() | {"amount": yuan(outcome.amount_fen),
+                              "credit_balance": yuan(outcome.credit_balance_fen)},
+         as_json, f"refunded {yuan(outcome.amount_fen)}: credit now "
+                  f"{yuan(outcome.credit_balance_fen)}")
+
+
 # -- ledger -----------------------------------------------------------------------------
 @click.group("ledger")
 def ledger_group() -> None:

@@ -99,6 +99,8 @@ def flow_accounts(flow: str) -> tuple[str, str]:
         return SOURCE_ACCOUNT[rest], CREDIT_BALANCE
     if kind == "waived":
         return WAIVER_EXPENSE, RECEIVABLE[Component(rest)]
+    if kind == "refunded":
+        return CREDIT_BALANCE, CASH
     raise ValueError(f"unknown flow {flow!r}")
 
 
@@ -133,6 +135,7 @@ def target_flows(
     flows["waived:interest"] = sum(s.interest_waived_fen for s in position.installments)
     flows["waived:penalty"] = sum(s.penalty_waived_fen for s in position.installments)
     flows["waived:fee"] = sum(s.fee_waived_fen for s in position.installments)
+    flows["refunded"] = position.refunded_fen
     return flows
 
 

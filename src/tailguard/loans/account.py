@@ -13,7 +13,13 @@ from decimal import Decimal
 
 from tailguard.calendar import BusinessCalendar, WeekendCalendar
 from tailguard.errors import Refused
-from tailguard.loans.events import ChargeWaived, LoanEvent, PaymentReceived, PaymentReversed
+from tailguard.loans.events import (
+    ChargeWaived,
+    CreditRefunded,
+    LoanEvent,
+    PaymentReceived,
+    PaymentReversed,
+)
 from tailguard.loans.position import Position, evaluate
 from tailguard.loans.products import Product
 from tailguard.loans.schedule import Schedule
@@ -71,7 +77,8 @@ class LoanAccount:
         undoes them, never a reversal.
         """
         effective = self.schedule.effective_date
-        if isinstance(event, PaymentReceived | ChargeWaived) and effective is not None \
+        if isinstance(event, PaymentReceived | ChargeWaived | CreditRefunded) \
+                and effective is not None \
                 and event.value_date < effective:
             raise Refused(
                 "BEFORE_SCHEDULE_VERSION",
@@ -88,7 +95,18 @@ class LoanAccount:
             if not original.channel.is_cash:
                 raise Refused("NOT_A_CASH_PAYMENT", f"{event.payment_id} is a "
                               f"{original.channel.value}; only a new schedule version undoes it")
-        return replace(self, events=(*self.events, event))
+        updated = replace(self, events=(*self.events, event))
+        if isinstance(event, CreditRefunded | PaymentReversed) and updated.events:
+            # A refund pays out credit that must exist at its date; a reversal must not take
+            # away credit that was already paid back.
+            last = max(e.value_date for e in updated.events)
+            if updated.position(last).refund_shortfall_fen:
+                raise Refused(
+                    "REFUND_OVER_CREDIT" if isinstance(event, CreditRefunded)
+                    else "CREDIT_ALREADY_REFUNDED",
+                    "the credit balance on that date does not cover what was refunded",
+                )
+        return updated
 
     def with_schedule(
         self,

@@ -78,4 +78,16 @@ class ChargeWaived:
         assert self.component is not Component.PRINCIPAL, "principal is written off, not waived"
 
 
-LoanEvent = PaymentReceived | PaymentReversed | ChargeWaived
+@dataclass(frozen=True)
+class CreditRefunded:
+    """Money paid back to the borrower out of their credit balance (an overpayment)."""
+
+    refund_id: str
+    value_date: date
+    amount_fen: int
+
+    def __post_init__(self) -> None:
+        assert self.amount_fen > 0, "a refund is a positive amount"
+
+
+LoanEvent = PaymentReceived | PaymentReversed | ChargeWaived | CreditRefunded

@@ -28,6 +28,7 @@ from tailguard.loans.delinquency import bucket_for
 from tailguard.loans.events import (
     ChargeWaived,
     Component,
+    CreditRefunded,
     LoanEvent,
     PaymentReceived,
     PaymentReversed,
@@ -151,6 +152,11 @@ class Position:
     allocations: tuple[Allocation, ...]
     dpd: int
     bucket: str
+    refunded_fen: int = 0
+    """Credit balance paid back to the borrower so far."""
+    refund_shortfall_fen: int = 0
+    """Refunds the credit balance at their date could not cover (after a reversal): the
+    account refuses facts that would leave this above zero."""
 
     def due(self) -> tuple[InstallmentState, ...]:
         """Instalments whose due date has come."""
@@ -269,6 +275,8 @@ class _Replay:
             for inst in schedule.installments
         ]
         self.credit = 0
+        self.refunded = 0
+        self.refund_shortfall = 0
         self.allocations: list[Allocation] = []
         self.first_open = 0
 
@@ -360,6 +368,12 @@ class _Replay:
         self.credit += left
         self.allocations.append(Allocation(payment_id, day, amount_fen, tuple(parts), left))
 
+    def refund(self, event: CreditRefunded) -> None:
+        paid_back = min(event.amount_fen, self.credit)
+        self.credit -= paid_back
+        self.refunded += paid_back
+        self.refund_shortfall += event.amount_fen - paid_back
+
     def waive(self, event: ChargeWaived) -> None:
         day = event.value_date
         left = event.amount_fen
@@ -420,6 +434,8 @@ class _Replay:
             allocations=tuple(self.allocations),
             dpd=dpd,
             bucket=bucket_for(dpd, self.product.buckets),
+            refunded_fen=self.refunded,
+            refund_shortfall_fen=self.refund_shortfall,
         )
 
 
@@ -468,6 +484,8 @@ def evaluate(
             replay.apply_money(step.payment_id, day, step.amount_fen)
         elif isinstance(step, ChargeWaived):
             replay.waive(step)
+        elif isinstance(step, CreditRefunded):
+            replay.refund(step)
     # Penalty for the end of `as_of` itself: a day overdue counts once the day has passed.
     replay.accrue_to(as_of)
     return replay.freeze(as_of, schedule)

@@ -25,7 +25,7 @@ from tailguard.ledger.flows import (
     FEE_INCOME,
 )
 from tailguard.loans.account import LoanAccount
-from tailguard.loans.events import Channel, PaymentReceived, PaymentReversed
+from tailguard.loans.events import Channel, CreditRefunded, PaymentReceived, PaymentReversed
 from tailguard.loans.maturity import MaturityOption, VehicleDisposition, plan_vehicle_disposition
 from tailguard.loans.payoff import PayoffQuote, SettlementReason, quote_payoff
 from tailguard.loans.position import Position
@@ -108,6 +108,44 @@ def book_loan(
 
 
 # -- payments ---------------------------------------------------------------------------
+def refund_credit(
+    platform: Platform, actor: str, loan_id: str, amount_fen: int, idempotency_key: str,
+) -> PaymentOutcome:
+    """Pay part or all of a borrower's credit balance back to them, once per key.
+
+    The refund is a fact in the loan's history (so a later reversal of the payment that made
+    the credit is refused rather than leaving a refund uncovered) and the true-up books it:
+    Dr borrower credit balance, Cr cash.
+    """
+    if amount_fen <= 0:
+        raise InvalidInput.one("amount", "not_positive", "must be more than zero")
+    digest = idempotency.payload_hash("refund_credit", {"loan_id": loan_id,
+                                                         "amount_fen": amount_fen})
+    with platform.uow(actor) as uow:
+        repo = repository(platform, uow)
+        account = load(repo, loan_id, for_update=True)
+        stored = idempotency.lookup(uow.connection, idempotency_key, "refund_credit", digest)
+        if stored is not None:
+            return replayed(stored)
+        today = platform.today()
+        now = uow.clock.now()
+        refund_id = "ref-" + payment_id_for(idempotency_key).removeprefix("pay-")
+        event = CreditRefunded(refund_id, today, amount_fen)
+        account = account.with_event(event)
+        repo.append_event(loan_id, event, now)
+        position = sync_books(uow.connection, account, today, f"{refund_id}:refund", now,
+                              "CREDIT_REFUND")
+        outcome = PaymentOutcome(loan_id, refund_id, "refunded", amount_fen, today,
+                                 position.dpd, position.bucket, position.arrears_fen,
+                                 position.credit_balance_fen)
+        idempotency.save(uow.connection, idempotency_key, "refund_credit", digest, 201,
+                         outcome.to_dict(), now)
+        uow.audit("credit.refund", "loan", loan_id, outcome.to_dict())
+        uow.emit("CreditRefunded", loan_id, outcome.to_dict(), today)
+        uow.commit()
+        return outcome
+
+
 def reverse_payment(
     platform: Platform, actor: str, loan_id: str, payment_id: str, reason: str,
     idempotency_key: str,

@@ -22,6 +22,7 @@ from tailguard.loans.events import (
     Channel,
     ChargeWaived,
     Component,
+    CreditRefunded,
     LoanEvent,
     PaymentReceived,
     PaymentReversed,
@@ -312,6 +313,9 @@ def event_row(loan_id: str, event: LoanEvent, recorded_at: datetime) -> dict[str
                    "amount_fen": event.amount_fen, "channel": event.channel.value}
     elif isinstance(event, PaymentReversed):
         values |= {"kind": "reversal", "reference": event.payment_id, "reason": event.reason}
+    elif isinstance(event, CreditRefunded):
+        values |= {"kind": "refund", "reference": event.refund_id,
+                   "amount_fen": event.amount_fen}
     else:
         values |= {"kind": "waiver", "reference": event.waiver_id,
                    "amount_fen": event.amount_fen, "component": event.component.value,
@@ -325,5 +329,7 @@ def event_from_row(r: RowMapping) -> LoanEvent:
                                Channel(r["channel"]))
     if r["kind"] == "reversal":
         return PaymentReversed(r["reference"], r["value_date"], r["reason"])
+    if r["kind"] == "refund":
+        return CreditRefunded(r["reference"], r["value_date"], r["amount_fen"])
     return ChargeWaived(r["reference"], r["value_date"], r["amount_fen"],
                         Component(r["component"]), r["installment_number"])
