@@ -33,9 +33,9 @@ from tailguard.infra.settings import load_settings
 from tailguard.infra.users import create_user
 from tailguard.loans.events import Channel
 from tailguard.services import servicing
-from tailguard.services.demo import build_demo
 from tailguard.services.platform import Platform
 from tailguard.services.setup import initialise
+from tailguard.simulation.demo import run_demo
 
 warnings.simplefilter("ignore")
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -70,7 +70,7 @@ def main() -> None:
         platform = Platform(load_settings({"TAILGUARD_DATABASE_URL": url}), make_engine(url),
                             SystemClock())
         initialise(platform)
-        build_demo(platform, args.loans)
+        run_demo(platform, args.loans, seed=2026)
         with platform.uow() as uow:
             create_user(uow.connection, uow.clock, "bench.ops", "bench-password-1", "servicing")
             uow.commit()

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tailguard.batch import eod
 from tailguard.calendar import CalendarFallbackWarning
@@ -129,3 +129,36 @@ def test_eod_is_idempotent_and_an_interrupted_run_gives_the_same_books(
         assert len(done) == (target - date(2026, 1, 10)).days
         platform.engine.dispose()
     assert books[0] and books[0] == books[1]
+
+
+def test_a_credit_that_settles_the_last_instalment_at_end_of_day_closes_the_loan(
+    platform: Platform, clock: FixedClock
+) -> None:
+    """An overpayment waits as credit; when the end of day applies it to the last instalment,
+    the loan is paid off, closed, and says so in the outbox."""
+    with_dealer(platform)
+    loan_id = book_application(platform, "officer", application(
+        40, product="auto-interest-only", balloon=None, term=6, principal_fen=12_000_00,
+        start=date(2026, 1, 10)))
+    clock.advance(timedelta(days=1))
+    quote = servicing.payoff_quote(platform, loan_id, date(2026, 1, 11))
+    servicing.post_payment(platform, "ops", loan_id, quote.total_fen + 500_00,
+                           date(2026, 1, 11), Channel.APP, "prepay-all")
+    with platform.engine.connect() as conn:
+        status = conn.execute(select(tables.loans.c.status).where(
+            tables.loans.c.id == loan_id)).scalar_one()
+    if status == "closed":
+        pytest.skip("the payment already settled every instalment")  # not the case measured
+    day = date(2026, 1, 11)
+    while day < date(2026, 7, 15):
+        day += timedelta(days=1)
+        clock.advance(timedelta(days=1))
+    eod.run(platform, day)
+    with platform.engine.connect() as conn:
+        status = conn.execute(select(tables.loans.c.status).where(
+            tables.loans.c.id == loan_id)).scalar_one()
+        paid_off = conn.execute(select(func.count()).select_from(tables.outbox).where(
+            tables.outbox.c.event_type == "LoanPaidOff",
+            tables.outbox.c.aggregate_id == loan_id)).scalar_one()
+        assert queries.reconcile(conn) == []
+    assert status == "closed" and paid_off == 1

@@ -37,7 +37,7 @@ from tailguard.loans.maturity import (
 )
 from tailguard.loans.payoff import SettlementReason, quote_payoff
 from tailguard.money import parse_major, parse_percent, yuan
-from tailguard.services import approvals, contract_documents, queries, servicing
+from tailguard.services import approvals, queries, servicing
 from tailguard.services.documents import loan_document, trial_balance_document
 from tailguard.services.payment_batcher import PaymentBatcher
 from tailguard.services.payments import PaymentCommand
@@ -237,9 +237,6 @@ def choose_balloon_option(
     option = MaturityOption(body.option)
     position, disposition = servicing.dispose_vehicle(
         platform, user.subject, loan_id, option, appraisal, body.shortfall_months)
-    contract_documents.issue_addendum(platform, user.subject, loan_id, option.value, detail=(
-        ("appraised_value", appraisal), ("surplus", disposition.surplus_fen),
-        ("shortfall", disposition.shortfall_fen)))
     return {"status": "applied", "surplus": yuan(disposition.surplus_fen),
             "shortfall": yuan(disposition.shortfall_fen), "dpd": position.dpd,
             "paid_off": position.paid_off}

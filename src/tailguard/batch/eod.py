@@ -418,7 +418,7 @@ def _chunk(
 
     # The few loans only the replay can move: a credit to apply, or days to catch up.
     replayed = 0
-    repo = LoanRepository(conn, platform.calendar_for)
+    repo = LoanRepository(conn, platform.calendar_for, platform.products)
     for k in np.flatnonzero(exceptional).tolist():
         account = repo.get(ids[k], for_update=True)
         assert account is not None
@@ -426,5 +426,11 @@ def _chunk(
                               "EOD_ACCRUAL")
         changes += _emit_bucket_change(conn, ids[k], day, state_rows[k]["dpd"], position.dpd,
                                        prods[k], now)
+        if position.paid_off:  # a waiting credit settled the last instalment
+            repo.set_status(ids[k], "closed")
+            conn.execute(insert(tables.outbox).values(
+                event_type="LoanPaidOff", aggregate_id=ids[k],
+                payload=to_json({"loan_id": ids[k]}), business_date=day,
+                dedupe_key=f"paid-off:{ids[k]}", recorded_at=now))
         replayed += 1
     return n, replayed, changes, warnings, last

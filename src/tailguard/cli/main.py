@@ -20,6 +20,7 @@ from tailguard.cli.log import log
 from tailguard.cli.operations import db, demo, eod, ledger_group, loan, payment, reconcile
 from tailguard.cli.payoff import payoff
 from tailguard.cli.server import serve, user
+from tailguard.cli.simulate import simulate
 
 
 def _one_line_warning(
@@ -45,3 +46,4 @@ for command in (db, loan, payment, ledger_group, reconcile, eod, demo, user, ser
     main.add_command(command)
 main.add_command(contract)
 main.add_command(compliance)
+main.add_command(simulate)

@@ -288,7 +288,7 @@ def eod(as_of: str | None, chunk_size: int, as_json: bool) -> None:
 @reports_errors
 def demo(loans: int, seed: int) -> None:
     """Set up the database and fill it with a demo portfolio (once)."""
-    from tailguard.services.demo import build_demo
+    from tailguard.simulation.demo import run_demo  # numpy and the simulator: only here
 
     if not 1 <= loans <= 100_000:
         raise InvalidInput.one("loans", "out_of_range", "must be between 1 and 100000")
@@ -298,9 +298,9 @@ def demo(loans: int, seed: int) -> None:
         raise Refused("CONFIGURATION", str(exc)) from exc
     initialise(plat)
     with click.progressbar(length=1, label="booking the demo portfolio", file=None) as bar:
-        report = build_demo(plat, loans, seed)
+        booked, payments, skipped = run_demo(plat, loans, seed)
         bar.update(1)
-    if report.skipped:
+    if skipped:
         click.echo("the database already holds loans: demo left as it is")
     else:
-        click.echo(f"booked {report.loans} demo loans with {report.payments} payments")
+        click.echo(f"booked {booked} demo loans with {payments} payments")

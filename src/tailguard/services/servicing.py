@@ -31,6 +31,7 @@ from tailguard.loans.payoff import PayoffQuote, SettlementReason, quote_payoff
 from tailguard.loans.position import Position
 from tailguard.loans.terms import LoanTerms
 from tailguard.money import yuan
+from tailguard.services import contract_documents
 from tailguard.services.loan_books import (
     PaymentOutcome,
     emit_position_events,
@@ -329,7 +330,8 @@ def dispose_vehicle(
 
     The appraisal settles the debt (as vehicle proceeds); a shortfall stays owed, or becomes
     a restructure over `shortfall_months`; a surplus is booked as owed to the borrower
-    (Dr collateral held, Cr payable to borrower) so it cannot be forgotten.
+    (Dr collateral held, Cr payable to borrower) so it cannot be forgotten. The addendum
+    follows.
     """
     today = platform.today()
     planned: list[VehicleDisposition] = []
@@ -358,6 +360,11 @@ def dispose_vehicle(
                 "loan_id": loan_id, "surplus_fen": disposition.surplus_fen,
                 "option": option.value}, today)
         uow.commit()
+    # The addendum documents the change; issued after the commit, as booking issues the
+    # contract (rendering must never hold the loan's lock).
+    contract_documents.issue_addendum(platform, actor, loan_id, option.value, detail=(
+        ("appraised_value", appraised_value_fen), ("surplus", disposition.surplus_fen),
+        ("shortfall", disposition.shortfall_fen)))
     return position, disposition
 
 
