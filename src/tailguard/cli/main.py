@@ -19,6 +19,7 @@ from tailguard.cli.errors import OneLineErrorGroup
 from tailguard.cli.log import log
 from tailguard.cli.operations import db, demo, eod, ledger_group, loan, payment, reconcile
 from tailguard.cli.payoff import payoff
+from tailguard.cli.risk import risk
 from tailguard.cli.server import serve, user
 from tailguard.cli.simulate import simulate
 
@@ -47,3 +48,4 @@ for command in (db, loan, payment, ledger_group, reconcile, eod, demo, user, ser
 main.add_command(contract)
 main.add_command(compliance)
 main.add_command(simulate)
+main.add_command(risk)
