@@ -53,6 +53,13 @@ MATRIX: dict[tuple[str, str], set[Role]] = {
     ("GET", "/api/v1/loans/{loan_id}/contract/receipt"): STAFF | {R.BORROWER},
     ("GET", "/api/v1/payments/{payment_id}/receipt"): STAFF | {R.BORROWER},
     ("POST", "/api/v1/log/checkpoints"): {R.COMPLIANCE, R.ADMINISTRATOR},
+    ("POST", "/api/v1/contacts/check"): {R.COLLECTOR, R.TEAM_LEAD, R.AGENCY, R.SERVICING},
+    ("POST", "/api/v1/contacts"): {R.COLLECTOR, R.TEAM_LEAD, R.AGENCY, R.SERVICING},
+    ("GET", "/api/v1/loans/{loan_id}/contacts"): {R.COLLECTOR, R.TEAM_LEAD, R.AGENCY,
+                                                  R.SERVICING, R.COMPLIANCE, R.RISK,
+                                                  R.ADMINISTRATOR},
+    ("POST", "/api/v1/loans/{loan_id}/messages"): {R.SERVICING, R.COLLECTOR, R.TEAM_LEAD},
+    ("GET", "/api/v1/loans/{loan_id}/messages"): STAFF | {R.BORROWER},
 }
 PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/health")}
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -66,6 +73,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/eod/run"): {"as_of": "2026-01-10"},
     ("POST", "/api/v1/loans/{loan_id}/borrower/unmask"): {"fields": ["phone"],
                                                           "reason": "calling about arrears"},
+    ("POST", "/api/v1/contacts/check"): {"loan_id": "OWN", "channel": "call",
+                                         "purpose": "collection"},
+    ("POST", "/api/v1/contacts"): {"loan_id": "OWN", "channel": "call",
+                                   "purpose": "collection", "outcome": "no-answer"},
+    ("POST", "/api/v1/loans/{loan_id}/messages"): {"template": "due-reminder",
+                                                   "channel": "in-app"},
 }
 
 

@@ -21,7 +21,8 @@ def test_production_refuses_the_development_secrets_naming_each() -> None:
     with pytest.raises(SettingsError) as refused:
         settings.check_for_production()
     message = str(refused.value)
-    for variable in ("TAILGUARD_FIELD_KEYS", "TAILGUARD_TOKEN_SECRET", "TAILGUARD_LOG_KEYS"):
+    for variable in ("TAILGUARD_FIELD_KEYS", "TAILGUARD_TOKEN_SECRET", "TAILGUARD_LOG_KEYS",
+                     "TAILGUARD_GATEWAY_SECRET"):
         assert variable in message
 
 
@@ -32,6 +33,7 @@ def test_production_with_its_own_keys_starts() -> None:
         "TAILGUARD_FIELD_KEYS": f"k2026:{key}",
         "TAILGUARD_TOKEN_SECRET": "a-long-random-secret-from-the-vault",
         "TAILGUARD_LOG_KEYS": SignerKey.generate("lender.example/log").encode(),
+        "TAILGUARD_GATEWAY_SECRET": "another-long-random-secret-from-the-vault",
     })
     settings.check_for_production()
     assert settings.field_keys[0][0] == "k2026"

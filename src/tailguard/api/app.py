@@ -19,12 +19,14 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from tailguard.api.deps import PlatformDep
 from tailguard.api.routes_contracts import router as contracts_router
+from tailguard.api.routes_engagement import router as engagement_router
 from tailguard.api.routes_loans import router as loans_router
 from tailguard.errors import Conflict, InvalidInput, NotFound, Refused
 from tailguard.infra.auth import LoginRateLimiter, LoginThrottled, TokenService
 from tailguard.infra.users import authenticate
 from tailguard.services.payment_batcher import PaymentBatcher
 from tailguard.services.platform import Platform
+from tailguard.web import create_web_app
 
 API_VERSION = "v1"
 
@@ -61,6 +63,7 @@ def create_app(platform: Platform, tokens: TokenService | None = None) -> FastAP
     app.state.payments = batcher
     app.include_router(loans_router)
     app.include_router(contracts_router)
+    app.include_router(engagement_router)
 
     @app.exception_handler(RequestValidationError)
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -117,5 +120,9 @@ def create_app(platform: Platform, tokens: TokenService | None = None) -> FastAP
     @app.get("/api/v1/health", tags=["meta"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    # The staff console (/console) and the borrower app (/app): server-rendered HTML, mounted
+    # last so every /api/v1 route above answers first (docs/web.md).
+    app.mount("/", create_web_app(platform, app.state.tokens, limiter=app.state.limiter))
 
     return app

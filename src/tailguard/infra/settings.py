@@ -22,6 +22,7 @@ LENDER_NAME_DEFAULT = "天衢汽车金融有限公司（开发环境）"
 LENDER_SEAT_DEFAULT = "310115"
 DISPUTE_LOCAL_DEFAULT = "court:上海市浦东新区人民法院"
 DISPUTE_CROSS_REGION_DEFAULT = "arbitration:上海仲裁委员会"
+DEVELOPMENT_GATEWAY_SECRET = "tailguard-development-gateway-secret-not-for-production"
 
 
 class SettingsError(RuntimeError):
@@ -58,6 +59,31 @@ class Settings:
     dispute_cross_region: str = DISPUTE_CROSS_REGION_DEFAULT
     """Dispute forums (`arbitration:NAME` or `court:NAME`) for borrowers in the lender's city
     and for cross-region (异地) borrowers; see contracts/documents.py and ADR 0006."""
+    # -- engagement: the contact policy and notification channels (docs/engagement.md)
+    contact_profile: str = "cn-consumer-auto"
+    """The lender's contact-policy profile: cn-bank, cn-consumer-auto or us-third-party."""
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "tailguard@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    sms_gateway: str = "sandbox"
+    """`sandbox` (messages recorded in memory) or the provider's https URL."""
+    sms_api_key: str | None = None
+    wechat: str = "sandbox"
+    """`sandbox` or `APPID:SECRET` of the WeChat official account (template messages)."""
+    wechat_templates: str = ""
+    """`template=WECHAT_TEMPLATE_ID,…`: the account's template id for each tailguard template."""
+    reminder_days: tuple[int, ...] = (3,)
+    """Days before each due date a reminder is queued (TAILGUARD_REMINDER_DAYS=7,1)."""
+    reminder_channels: str = "sms,in-app"
+    """Channels of reminders for borrowers who chose none."""
+    message_rate_per_second: float = 20.0
+    """The most messages per second each channel adapter is handed."""
+    # -- web: the payment gateway's callback signing key (docs/web.md)
+    gateway_secret: str = DEVELOPMENT_GATEWAY_SECRET
+    """HMAC-SHA256 key the payment gateway signs its callbacks with (TAILGUARD_GATEWAY_SECRET)."""
 
     @property
     def production(self) -> bool:
@@ -73,6 +99,8 @@ class Settings:
             problems.append("TAILGUARD_FIELD_KEYS still holds the development key")
         if self.token_secret == DEVELOPMENT_TOKEN_SECRET:
             problems.append("TAILGUARD_TOKEN_SECRET is the development secret")
+        if self.gateway_secret == DEVELOPMENT_GATEWAY_SECRET:
+            problems.append("TAILGUARD_GATEWAY_SECRET is the development secret")
         if not self.log_signing_keys:
             problems.append("TAILGUARD_LOG_KEYS is not set (the development log key would sign)")
         if problems:
@@ -128,4 +156,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dispute_local=env.get("TAILGUARD_DISPUTE_LOCAL", DISPUTE_LOCAL_DEFAULT),
         dispute_cross_region=env.get("TAILGUARD_DISPUTE_CROSS_REGION",
                                      DISPUTE_CROSS_REGION_DEFAULT),
+        contact_profile=env.get("TAILGUARD_CONTACT_PROFILE", "cn-consumer-auto"),
+        smtp_host=env.get("TAILGUARD_SMTP_HOST", "127.0.0.1"),
+        smtp_port=int(env.get("TAILGUARD_SMTP_PORT", "25")),
+        smtp_from=env.get("TAILGUARD_SMTP_FROM", "tailguard@localhost"),
+        smtp_starttls=env.get("TAILGUARD_SMTP_STARTTLS", "") in ("1", "true", "yes"),
+        smtp_username=env.get("TAILGUARD_SMTP_USERNAME") or None,
+        smtp_password=env.get("TAILGUARD_SMTP_PASSWORD") or None,
+        sms_gateway=env.get("TAILGUARD_SMS_GATEWAY", "sandbox"),
+        sms_api_key=env.get("TAILGUARD_SMS_API_KEY") or None,
+        wechat=env.get("TAILGUARD_WECHAT", "sandbox"),
+        wechat_templates=env.get("TAILGUARD_WECHAT_TEMPLATES", ""),
+        reminder_days=tuple(sorted({int(d) for d in env.get("TAILGUARD_REMINDER_DAYS", "3")
+                                    .split(",") if d.strip()}, reverse=True)),
+        reminder_channels=env.get("TAILGUARD_REMINDER_CHANNELS", "sms,in-app"),
+        message_rate_per_second=float(env.get("TAILGUARD_MESSAGE_RATE", "20")),
+        gateway_secret=env.get("TAILGUARD_GATEWAY_SECRET", DEVELOPMENT_GATEWAY_SECRET),
     )

@@ -8,7 +8,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-from tailguard.infra.db import tables_contracts  # noqa: F401  (its tables join metadata)
+from tailguard.infra.db import (
+    tables_contracts,  # noqa: F401  (its tables join metadata)
+    tables_engagement,  # noqa: F401  (its tables join metadata)
+    tables_web,  # noqa: F401  (its tables join metadata)
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from tailguard.infra.db import tables_contracts  # noqa: F401  (its tables join metadata)
+from tailguard.infra.db import (
+    tables_contracts,  # noqa: F401  (its tables join metadata)
+    tables_engagement,  # noqa: F401  (its tables join metadata)
+    tables_web,  # noqa: F401  (its tables join metadata)
+)
 from tailguard.infra.db.engine import make_engine
 from tailguard.infra.db.tables import metadata
 
