@@ -281,3 +281,52 @@ def test_overdue_notices_after_the_end_of_day_ages_a_loan(
     assert [n.purpose for n in notices] == ["collection", "collection"]
     assert "已逾期 1 天" in notices[0].body and "已逾期 7 天" in notices[1].body
     assert notifications.queue_due_reminders(platform, due + timedelta(days=11)).new == 0
+
+
+def test_the_serve_schedule_queues_the_days_reminders_after_the_end_of_day_and_delivers(
+    platform: Platform, clock: FixedClock,
+) -> None:
+    from tailguard.batch.schedule import DailyEndOfDay, MessageDelivery
+
+    loan_id, _ = booked(platform)
+    due, _ = first_due(platform, loan_id)
+    at_local(clock, due - timedelta(days=3), 10)  # `platform.today()` is three days before due
+    days = DailyEndOfDay(platform).run_once()
+    assert days >= 1  # the end of day caught up to yesterday before the reminders were queued
+    assert DailyEndOfDay(platform).run_once() == 0  # a second tick: nothing more to run
+    sms = SandboxChannel(Channel.SMS)
+    report = MessageDelivery(platform, {Channel.SMS: sms}).run_once()
+    assert report.sent == 2  # SMS and in-app, each once although the schedule ticked twice
+    assert [m.to for m in sms.sent] == ["+8613800138000"]
+    assert "还款提醒" in notifications.messages_of(platform, loan_id)[0]["subject"]
+
+
+def test_notify_commands_queue_and_deliver(platform: Platform, clock: FixedClock,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from tailguard.cli.main import main
+
+    loan_id, _ = booked(platform)
+    due, _ = first_due(platform, loan_id)
+    at_local(clock, due - timedelta(days=3), 10)
+    monkeypatch.setenv("TAILGUARD_DATABASE_URL", str(platform.engine.url.render_as_string(
+        hide_password=False)))
+    monkeypatch.setenv("TAILGUARD_DOCUMENT_ROOT", str(platform.settings.document_root))
+    runner = CliRunner()
+    as_of = (due - timedelta(days=3)).isoformat()
+    first = runner.invoke(main, ["notify", "reminders", "--as-of", as_of, "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout) == {"as_of": as_of, "due": 2, "balloon": 0, "overdue": 0,
+                                        "new": 2}
+    again = runner.invoke(main, ["notify", "reminders", "--as-of", as_of])
+    assert again.exit_code == 0 and "0 newly queued" in again.stdout
+    sent = runner.invoke(main, ["notify", "deliver", "--json"])
+    assert sent.exit_code == 0, sent.output
+    report = json.loads(sent.stdout)
+    # The command runs on the wall clock: by night the contact policy defers the SMS.
+    assert report["sent"] + report["deferred"] == 2 and report["failed"] == 0
+    bad = runner.invoke(main, ["notify", "reminders", "--as-of", "2026-02-30"])
+    assert bad.exit_code == 2 and "--as-of" in bad.stderr

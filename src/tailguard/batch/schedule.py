@@ -1,8 +1,11 @@
-"""The daily schedule inside `tailguard serve`: yesterday's end of day, once, after midnight.
+"""The schedules inside `tailguard serve`: yesterday's end of day, once, after midnight, with
+the day's reminders queued after it; message delivery every few seconds; log checkpoints.
 
 A background thread wakes every `interval_s` seconds and runs the end of day up to yesterday
-(in the lender's time zone) when it has not run yet. The run is idempotent and resumable, so a
-restart of the server, or a second server doing the same, costs nothing but a check.
+(in the lender's time zone) when it has not run yet, then queues today's reminders (due dates,
+balloon milestones, overdue notices: `services.notifications.queue_due_reminders`). Both are
+idempotent, so a restart of the server, or a second server doing the same, costs nothing but a
+check.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import threading
 from datetime import timedelta
 
 from tailguard.batch import eod
+from tailguard.engagement.channels import MessageChannel
+from tailguard.engagement.vocabulary import Channel
+from tailguard.services import notifications
 from tailguard.services.platform import Platform
 
 log = logging.getLogger("tailguard.schedule")
@@ -38,6 +44,11 @@ class DailyEndOfDay:
         if report.days:
             log.info("end of day to %s: %d day(s), %d loan-days", yesterday, len(report.days),
                      report.loans)
+        # Reminders read the books the end of day just aged; a rerun for the day queues nothing.
+        queued = notifications.queue_due_reminders(self.platform, self.platform.today())
+        if queued.new:
+            log.info("reminders: %d message(s) queued for %s", queued.new,
+                     self.platform.today())
         return len(report.days)
 
     def _loop(self) -> None:
@@ -85,3 +96,41 @@ class PeriodicCheckpoint:
                 self.run_once()
             except Exception:  # keep serving; the next tick retries
                 log.exception("log checkpoint failed; it will be retried at the next tick")
+
+
+class MessageDelivery:
+    """Inside `tailguard serve`: every `interval_s` seconds, send the queued messages whose
+    time has come through the configured channels (`services.notifications.deliver_due`: the
+    contact policy first, retries with backoff, per-channel rate limits). The token buckets
+    live as long as the thread, so the rate limit holds across rounds."""
+
+    def __init__(self, platform: Platform, channels: dict[Channel, MessageChannel],
+                 interval_s: float = 10.0) -> None:
+        self.platform = platform
+        self.channels = channels
+        self.interval_s = interval_s
+        self.limits = notifications.rate_limits(platform)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="tailguard-messages",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def run_once(self) -> notifications.DeliveryReport:
+        report = notifications.deliver_due(self.platform, self.channels, limits=self.limits)
+        if report.sent or report.failed or report.blocked:
+            log.info("messages: %d sent, %d failed, %d blocked, %d retrying", report.sent,
+                     report.failed, report.blocked, report.retrying)
+        return report
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.run_once()
+            except Exception:  # keep serving; the next tick retries
+                log.exception("message delivery failed; it will be retried at the next tick")

@@ -17,6 +17,7 @@ from tailguard.cli.compliance import compliance
 from tailguard.cli.contracts import contract
 from tailguard.cli.errors import OneLineErrorGroup
 from tailguard.cli.log import log
+from tailguard.cli.notify import notify
 from tailguard.cli.operations import db, demo, eod, ledger_group, loan, payment, reconcile
 from tailguard.cli.payoff import payoff
 from tailguard.cli.risk import risk
@@ -49,3 +50,4 @@ main.add_command(contract)
 main.add_command(compliance)
 main.add_command(simulate)
 main.add_command(risk)
+main.add_command(notify)

@@ -39,14 +39,16 @@ def user_create(username: str, role: str, password: str, agency_id: str | None,
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-schedule", is_flag=True,
-              help="Do not run the daily end of day nor the periodic log checkpoints.")
+              help="Do not run the daily end of day and reminders, message delivery, nor the "
+                   "periodic log checkpoints.")
 @reports_errors
 def serve(host: str, port: int, no_schedule: bool) -> None:
     """Serve the REST API, and run yesterday's end of day whenever it has not run yet."""
     import uvicorn
 
     from tailguard.api.app import create_app
-    from tailguard.batch.schedule import DailyEndOfDay, PeriodicCheckpoint
+    from tailguard.batch.schedule import DailyEndOfDay, MessageDelivery, PeriodicCheckpoint
+    from tailguard.infra.channels import channels_from_settings
 
     plat = platform()
     scheduler = None if no_schedule else DailyEndOfDay(plat)
@@ -56,6 +58,10 @@ def serve(host: str, port: int, no_schedule: bool) -> None:
                    PeriodicCheckpoint(plat, plat.settings.checkpoint_minutes * 60.0))
     if checkpoints is not None:
         checkpoints.start()
+    delivery = (None if no_schedule else
+                MessageDelivery(plat, channels_from_settings(plat.settings)))
+    if delivery is not None:
+        delivery.start()
     click.echo(f"tailguard API on http://{host}:{port}/api/v1/docs", err=True)
     try:
         uvicorn.run(create_app(plat), host=host, port=port, log_level="info")
@@ -64,3 +70,5 @@ def serve(host: str, port: int, no_schedule: bool) -> None:
             scheduler.stop()
         if checkpoints is not None:
             checkpoints.stop()
+        if delivery is not None:
+            delivery.stop()
