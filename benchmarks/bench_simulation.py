@@ -7,9 +7,12 @@
    scaled to the same size. Peak memory: tracemalloc of the generation and the process's
    maximum RSS.
 2. The platform run: `--loans` loans (default 10,000) through `--months` months (default 24)
-   on SQLite (target under 10 minutes), through the real services with contract PDFs, timed
-   in phases (booking, payments, end of day, the rest), with payments per second. Its baseline
+   on SQLite (target under 10 minutes), through the real services, timed in phases (booking
+   in daily batches, payments, end of day, the rest), with payments per second. Its baseline
    is the same kind of payment posted one at a time (`post_payment`) on the same database.
+   Contract PDFs are deferred by the batch booking and issued after the run by
+   `contract_documents.issue_missing_contracts`; `--contracts N` (default 500) of them are
+   issued and timed here, and the time for all of them is extrapolated from that.
 
 Nothing is asserted; numbers are printed. `--quick`: 100,000 world loans, 100 loans × 6 months.
 """
@@ -32,6 +35,7 @@ from stdnum.cn import ric
 
 from tailguard.simulation.config import SimulationConfig
 from tailguard.simulation.economy import load_geography
+from tailguard.simulation.runner import Simulation
 from tailguard.simulation.world import generate_world
 
 START = date(2024, 1, 1)
@@ -87,7 +91,7 @@ def bench_world(n: int, baseline_n: int) -> None:
           f"→ column-wise is {naive / seconds:.1f}× faster")
 
 
-def bench_run(loans: int, months: int) -> None:
+def bench_run(loans: int, months: int, contracts: int) -> None:
     from tailguard.services import payments as payment_service
     from tailguard.simulation import session
 
@@ -98,14 +102,14 @@ def bench_run(loans: int, months: int) -> None:
                "TAILGUARD_NOTARY": f"folder:{folder / 'notary'}"}
         config = SimulationConfig(loans, months, 1)
         began = time.perf_counter()
-        outcome = session.run(config, url, START, env=env)
+        outcome = session.run(config, url, START, env=env, issue_contracts=False)
         seconds = time.perf_counter() - began
         c = outcome.simulation.state.counters
         print(f"platform run: {loans:,} loans × {months} months on SQLite in {seconds:.0f} s "
               f"({seconds / 60:.1f} min)")
         booking_rate = c.bookings / max(c.seconds_booking, 1e-9)
         print(f"  booking {c.seconds_booking:.0f} s ({booking_rate:.1f}"
-              f" loans/s, contract PDF included); payments {c.seconds_payments:.0f} s "
+              f" loans/s, daily batches, contracts deferred); payments {c.seconds_payments:.0f} s "
               f"({c.payments:,} posted, {c.payments / max(c.seconds_payments, 1e-9):.0f}/s "
               f"through post_payments); end of day {c.seconds_eod:.0f} s "
               f"({c.eod_loan_days:,} loan-days, {c.eod_loan_days / max(c.seconds_eod, 1e-9):,.0f}"
@@ -114,6 +118,17 @@ def bench_run(loans: int, months: int) -> None:
         print(f"  KPIs: 30+ DPD ratio {totals['dpd30_ratio_final']:.3%}, balloon clearance "
               f"{totals['balloon_clearance_rate']:.1%} of {totals['balloons_due']} balloons, "
               f"{totals['write_offs']} write-offs")
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  peak RSS of the process after the run {rss:,.0f} MiB")
+        if contracts:
+            from tailguard.services import contract_documents
+
+            missing = len(contract_documents.loans_without_contract(outcome.platform))
+            outcome.simulation.issue_contracts(contracts)
+            per_second = c.contracts / max(c.seconds_contracts, 1e-9)
+            print(f"  deferred contracts: {c.contracts:,} issued in {c.seconds_contracts:.0f} s "
+                  f"({per_second:.1f}/s); all {missing:,} would take "
+                  f"{missing / max(per_second, 1e-9) / 60:.1f} min more")
         # Baseline: the same kind of payments one at a time, on the same database.
         from sqlalchemy import select
 
@@ -130,11 +145,39 @@ def bench_run(loans: int, months: int) -> None:
             payment_service.post_payment(platform, "bench", loan, 100_00, day,
                                          Channel.APP, f"bench-single-{k}")
         single = len(active) / (time.perf_counter() - began)
-        print(f"  baseline: one payment per unit of work (post_payment) {single:.0f}/s")
+        print(f"  baseline: one payment per unit of work (post_payment) {single:.0f}/s "
+              f"→ the simulator's daily batches are "
+              f"{c.payments / max(c.seconds_payments, 1e-9) / single:.1f}× faster")
+        bench_booking(outcome.simulation, min(100, loans))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"  peak RSS of the process {rss:,.0f} MiB")
+        print(f"  peak RSS of the process at the end {rss:,.0f} MiB")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def bench_booking(simulation: Simulation, n: int) -> None:
+    """Booking baseline, on the run's database: `n` applications of another world (seed 2)
+    booked one call each with the contract at booking (the path before batch booking), then
+    `n` more in one `book_applications` batch with contracts deferred."""
+    from dataclasses import replace
+
+    from tailguard.services.booking import book_application, book_applications
+
+    platform = simulation.platform
+    other = Simulation(platform, SimulationConfig(2 * n, simulation.config.months, 2), START)
+    other._dealers()
+    apps = [replace(other.application(i), loan_id=f"BENCH{i:06d}") for i in range(2 * n)]
+    began = time.perf_counter()
+    for app in apps[:n]:
+        book_application(platform, "bench", app)
+    single = n / (time.perf_counter() - began)
+    began = time.perf_counter()
+    booked = [r for r in book_applications(platform, "bench", apps[n:], issue_contracts=False)
+              if isinstance(r, str)]
+    batch = len(booked) / (time.perf_counter() - began)
+    print(f"  booking baseline: one application per call with its contract {single:.1f}/s; "
+          f"one batch of {n} with contracts deferred {batch:.0f}/s → {batch / single:.0f}× "
+          f"faster")
 
 
 def main(argv: list[str]) -> None:
@@ -143,15 +186,17 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--baseline-loans", type=int, default=20_000)
     parser.add_argument("--loans", type=int, default=10_000)
     parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--contracts", type=int, default=500)
     parser.add_argument("--skip-run", action="store_true")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
         args.world_loans, args.baseline_loans, args.loans, args.months = 100_000, 5_000, 100, 6
+        args.contracts = min(args.contracts, 50)
     warnings.simplefilter("ignore")
     bench_world(args.world_loans, args.baseline_loans)
     if not args.skip_run:
-        bench_run(args.loans, args.months)
+        bench_run(args.loans, args.months, args.contracts)
 
 
 if __name__ == "__main__":

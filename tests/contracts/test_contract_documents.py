@@ -26,6 +26,7 @@ from tailguard.contracts.documents import (
     MaturityFacts,
     PartyFacts,
     ScheduleLine,
+    Table,
     VehicleFacts,
     build_addendum,
     build_contract,
@@ -179,6 +180,11 @@ def test_addendum() -> None:
 
 def shown_text(pdf: bytes) -> str:
     """The text drawn by the PDF's content streams (ASCII85 + Flate, UCS-2 CID strings)."""
+    return "".join(shown_strings(pdf))
+
+
+def shown_strings(pdf: bytes) -> list[str]:
+    """Each string the PDF draws (one `Tj` each: a line of a paragraph, a table cell)."""
     drawn = []
     for body in re.findall(rb">>\s*stream\r?\n(.*?)endstream", pdf, re.S):
         body = body.strip()
@@ -190,7 +196,7 @@ def shown_text(pdf: bytes) -> str:
                          if m[1][:1].isdigit() else {b"n": b"\n", b"r": b"\r", b"t": b"\t"}.get(
                              m[1], m[1]), literal)
             drawn.append(raw.decode("utf-16-be", "replace"))
-    return "".join(drawn)
+    return drawn
 
 
 def test_pdf_is_byte_identical_and_draws_the_chinese_text() -> None:
@@ -206,3 +212,22 @@ def test_pdf_is_byte_identical_and_draws_the_chinese_text() -> None:
         assert expected in drawn, expected
     changed = render_pdf(build_contract(facts(schedule=schedule(59_999_99))))
     assert changed != first
+
+
+def test_table_cells_that_fit_are_drawn_whole_and_longer_ones_wrap() -> None:
+    document = build_contract(facts())
+    section = next(s for s in document.sections if s.table is not None)
+    assert section.table is not None
+    header, rows = section.table.header, section.table.rows
+    long = "尾款到期时借款人可以一次结清、申请展期或再融资、以旧换新或交还车辆。" * 2
+    table = Table(header, (*rows, (long,) + ("-",) * (len(header) - 1)))
+    wide = replace(document, sections=tuple(
+        replace(s, table=table) if s is section else s for s in document.sections))
+    drawn = shown_strings(render_pdf(wide))
+    # Every amount and date of the schedule is one drawn string of its own.
+    for row in rows:
+        for cell in row:
+            assert cell in drawn, cell
+    # The long cell is broken into lines within its column, none of them the whole text.
+    assert long not in drawn and long in "".join(drawn)
+    assert sum(1 for piece in drawn if piece and piece in long) >= 3

@@ -255,6 +255,33 @@ def issue_contract(
         return issued
 
 
+def loans_without_contract(platform: Platform, limit: int | None = None) -> list[str]:
+    """Booked loans with no contract document yet, in loan-id order."""
+    ln, docs = tables.loans, contract_documents
+    query = (select(ln.c.id).where(~select(docs.c.id).where(
+        docs.c.loan_id == ln.c.id, docs.c.kind == DocumentKind.CONTRACT.value).exists())
+        .order_by(ln.c.id))
+    if limit is not None:
+        query = query.limit(limit)
+    with platform.engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def issue_missing_contracts(
+    platform: Platform, actor: str, limit: int | None = None, *,
+    store: DocumentStore | None = None,
+) -> list[IssuedDocument]:
+    """The deferred half of a batch booking (`booking.book_applications(...,
+    issue_contracts=False)`): issue the contract of every loan still without one, each in its
+    own unit of work as at booking, so a crash half-way loses nothing and the next run goes on
+    where this one stopped. The contract states the booking's facts (first schedule, signing
+    date, terms), so it is the one booking would have issued, unless the borrower's name,
+    phone or address changed in between: the document shows them as they are on issue."""
+    store = store or document_store_from_settings(platform.settings)
+    return [issue_contract(platform, actor, loan_id, store=store)
+            for loan_id in loans_without_contract(platform, limit)]
+
+
 def issue_addendum(
     platform: Platform, actor: str, loan_id: str, reason: str, *,
     detail: tuple[tuple[str, int], ...] = (), store: DocumentStore | None = None,

@@ -50,4 +50,5 @@ def run_demo(platform: Platform, loans: int, seed: int) -> tuple[int, int, bool]
     if simulation.finished:
         return 0, 0, True
     state = simulation.run()
+    simulation.issue_contracts()  # every demo loan shows its contract, as if issued at booking
     return state.counters.bookings, state.counters.payments, False

@@ -1,25 +1,28 @@
 """Running the world through the real platform, one business day at a time.
 
-Each simulated day: the clock moves to the day; loans disbursed that day are booked with
-`booking.book_application`; the actions scheduled for the day run (late payments, bounced
-debits reversed with `servicing.reverse_payment`, repossession proceeds); the loans with an
-instalment due today are read from the platform's own state tables and each borrower decides
-(`behaviour`); payments go through `servicing.post_payments` in one call per day, each with its
-idempotency key; balloon options go through the services an operator would use (refinance and
-extension as maker-checker approvals, trade-in and return as account changes with the
-appraisal); loans 180 days past due are written off through an approval; then the end of day
-(`batch.eod.run`) runs for the day. At each month end the platform's loan states are
+Each simulated day: the clock moves to the day; loans disbursed that day are booked in one
+batch with `booking.book_applications` (their contract PDFs deferred to
+`contract_documents.issue_missing_contracts`, which `issue_contracts` runs after the run);
+the actions scheduled for the day run (late payments, bounced debits reversed with
+`servicing.reverse_payment`, repossession proceeds); the loans with an instalment due today
+are read from the platform's own state tables and each borrower decides (`behaviour`);
+payments go through `servicing.post_payments` in one call per day, each with its idempotency
+key; balloon options go through the services an operator would use (refinance and extension
+as maker-checker approvals, trade-in and return as account changes with the appraisal);
+loans 180 days past due are written off through an approval; then the end of day
+(`batch.eod.run`) runs for the day, every day. At each month end the platform's loan states are
 snapshotted for the report, and a checkpoint is written.
 
-The checkpoint (a pickle next to the database) holds the simulator's own state: the next day,
-what is scheduled, borrowers who have stopped paying, repossessions tried, snapshots, balloon
-outcomes and signals. Random numbers are counter-based (`behaviour.uniforms`), so there is no
-stream position to store. A run resumed from a checkpoint continues exactly as the uninterrupted
-run would (a test says so). A day cut short by a crash is redone from the start: its payments
-are posted in one call at the end of the day and replay by idempotency key, bookings already
-made are skipped; a balloon option applied before the crash is not applied twice (the loan no
-longer shows its balloon due), but an approval request left pending by a crash between request
-and decision stays pending.
+The checkpoint (a pickle next to the database, rewritten every day, with the month-end
+snapshots in a second file rewritten at month ends) holds the simulator's own state: the next
+day, what is scheduled, borrowers who have stopped paying, repossessions tried, snapshots,
+balloon outcomes and signals. Random numbers are counter-based (`behaviour.uniforms`), so
+there is no stream position to store. A run resumed from a checkpoint continues exactly as
+the uninterrupted run would (a test says so). A day cut short by a crash is redone from the
+start: its payments are posted in one call at the end of the day and replay by idempotency
+key, bookings already made are skipped; a balloon option applied before the crash is not
+applied twice (the loan no longer shows its balloon due), but an approval request left
+pending by a crash between request and decision stays pending.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import os
 import pickle
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,12 +48,12 @@ from tailguard.infra.clock import SHANGHAI, FixedClock
 from tailguard.infra.db import tables
 from tailguard.loans.events import Channel
 from tailguard.loans.maturity import MaturityOption, extension_cap_months
-from tailguard.services import approvals, servicing
+from tailguard.services import approvals, contract_documents, servicing
 from tailguard.services.booking import (
     LoanApplication,
     PartyIn,
     VehicleIn,
-    book_application,
+    book_applications,
     ensure_dealer,
 )
 from tailguard.services.loan_books import payment_id_for
@@ -75,7 +78,11 @@ I64 = npt.NDArray[np.int64]
 ACTOR = "sim.servicing"
 CHECKER = "sim.risk"
 COLLECTOR = "sim.collections"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+EOD_CHUNK = 20_000
+"""End-of-day chunk: a simulated book of up to this many loans is one chunk a day (the
+platform's default, 5,000, bounds a production transaction; here fewer rounds of reads and
+commits a day, the same accruals)."""
 SIGNALS = ("gps-offline", "left-home-province", "gps-tampering")
 EMPLOYERS = ("某公司", "个体经营", "网约车平台")
 
@@ -104,6 +111,8 @@ class Counters:
     seconds_payments: float = 0.0
     seconds_eod: float = 0.0
     seconds_other: float = 0.0
+    contracts: int = 0
+    seconds_contracts: float = 0.0
 
 
 @dataclass
@@ -151,7 +160,8 @@ class Simulation:
     """One configuration driven through one platform from `start` for `config.months`."""
 
     def __init__(self, platform: Platform, config: SimulationConfig, start: date,
-                 checkpoint: Path | None = None, world: World | None = None) -> None:
+                 checkpoint: Path | None = None, world: World | None = None,
+                 defer_contracts: bool = True) -> None:
         if not isinstance(platform.clock, FixedClock):
             raise TypeError("the simulator moves the platform's clock: give it a FixedClock")
         self.platform = platform
@@ -163,11 +173,15 @@ class Simulation:
         self.end = _add_months(start, config.months)
         self.days = (self.end - start).days
         self.checkpoint = checkpoint
+        self.defer_contracts = defer_contracts
+        """Book without the contract PDF; `session.run` issues them after the run (a batch
+        step, as for any bulk load). The figures do not depend on it."""
         self.products = catalogue_products(config.world)
         self.geo = load_geography()
         self.risk = bh.risk_odds(self.world, config.behaviour,
                                  np.arange(len(self.world), dtype=np.int64))
         self.booking_day_index = np.searchsorted(self.world.day, np.arange(self.days + 1))
+        self._saved_snapshots = 0
         self.state = self._load_or_new()
 
     # -- state ----------------------------------------------------------------------------
@@ -180,23 +194,35 @@ class Simulation:
     def _load_or_new(self) -> SimState:
         if self.checkpoint is not None and self.checkpoint.exists():
             with self.checkpoint.open("rb") as f:
-                version, state = pickle.load(f)  # our own file, written by save_checkpoint
+                version, state, count = pickle.load(f)  # our own file, see save_checkpoint
             if version != CHECKPOINT_VERSION or state.fingerprint != fingerprint(
                     self.config, self.start):
                 raise ValueError(f"{self.checkpoint} belongs to another simulation")
             assert isinstance(state, SimState)
+            if count:
+                with self._snapshot_path().open("rb") as f:
+                    state.snapshots = pickle.load(f)[:count]
+            self._saved_snapshots = count
             return state
         return self._new_state()
 
+    def _snapshot_path(self) -> Path:
+        assert self.checkpoint is not None
+        return self.checkpoint.with_name(self.checkpoint.name + "-snapshots")
+
     def save_checkpoint(self) -> None:
+        """The state after the day, written atomically. The month-end snapshots (the bulk of
+        it, a row per loan per month) go to a file of their own, rewritten only when a month
+        ends: the daily file holds how many of them belong to the state, so a snapshot file
+        written just before a crash and ahead of the state is cut back on resume."""
         if self.checkpoint is None:
             return
-        tmp = self.checkpoint.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            pickle.dump((CHECKPOINT_VERSION, self.state), f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(self.checkpoint)
+        snapshots = self.state.snapshots
+        if len(snapshots) != self._saved_snapshots:
+            _write_atomically(self._snapshot_path(), snapshots)
+            self._saved_snapshots = len(snapshots)
+        _write_atomically(self.checkpoint, (CHECKPOINT_VERSION, replace(self.state, snapshots=[]),
+                                            len(snapshots)))
 
     @property
     def finished(self) -> bool:
@@ -222,6 +248,15 @@ class Simulation:
             if progress is not None:
                 progress(day)
         return self.state
+
+    def issue_contracts(self, limit: int | None = None) -> int:
+        """Issue the contracts booking deferred (`contract_documents.issue_missing_contracts`),
+        timed apart from the run; returns how many were issued."""
+        began = time.perf_counter()
+        issued = len(contract_documents.issue_missing_contracts(self.platform, ACTOR, limit))
+        self.state.counters.contracts += issued
+        self.state.counters.seconds_contracts += time.perf_counter() - began
+        return issued
 
     def _set_clock(self, day: date) -> None:
         self.clock.current = datetime(day.year, day.month, day.day, 18,
@@ -252,7 +287,7 @@ class Simulation:
         self._post(payments)
         self.state.counters.seconds_payments += time.perf_counter() - began
         began = time.perf_counter()
-        report = eod.run(self.platform, day)
+        report = eod.run(self.platform, day, chunk_size=EOD_CHUNK)
         self.state.counters.eod_loan_days += report.loans
         self.state.counters.seconds_eod += time.perf_counter() - began
 
@@ -292,6 +327,9 @@ class Simulation:
         )
 
     def _book(self, t: int, day: date) -> None:
+        """The day's sales in one batch booking; loans a crashed run already booked are
+        skipped. Contracts are left to `contract_documents.issue_missing_contracts` unless
+        the simulation issues them at booking (`defer_contracts=False`)."""
         first, last = int(self.booking_day_index[t]), int(self.booking_day_index[t + 1])
         if first == last:
             return
@@ -299,19 +337,24 @@ class Simulation:
         with self.platform.engine.connect() as conn:
             existing = set(conn.execute(select(tables.loans.c.id).where(
                 tables.loans.c.id.in_(ids))).scalars())
-        for i in range(first, last):
-            if loan_id(i) in existing:
-                continue
-            try:
-                book_application(self.platform, ACTOR, self.application(i))
+        applications = [self.application(i) for i in range(first, last)
+                        if loan_id(i) not in existing]
+        if not applications:
+            return
+        for result in book_applications(self.platform, ACTOR, applications,
+                                         issue_contracts=not self.defer_contracts):
+            if isinstance(result, str):
                 self.state.counters.bookings += 1
-            except (InvalidInput, Refused):
+            else:
                 self.state.counters.booking_refusals += 1
 
     # -- reading the platform -------------------------------------------------------------
-    def _due_rows(self, day: date, loans: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    def _due_rows(self, day: date, loans: list[str] | None = None,
+                  due_today: bool = False) -> dict[str, dict[str, Any]]:
         """Per active loan with something owed today: what is owed (open instalments due up
-        to today, penalty, less credit), months behind, dpd, whether its balloon is due."""
+        to today, penalty, less credit), months behind, dpd, whether its balloon is due.
+        `due_today`: only loans with an open instalment falling due today (a few hundred a
+        day, against every loan in arrears otherwise)."""
         i, s, ln = tables.installment_state, tables.loan_state, tables.loans
         owed = (i.c.principal_fen - i.c.principal_paid_fen + i.c.interest_fen
                 - i.c.interest_paid_fen - i.c.interest_waived_fen + i.c.fee_fen - i.c.fee_paid_fen
@@ -334,6 +377,10 @@ class Simulation:
         )
         if loans is not None:
             query = query.where(i.c.loan_id.in_(loans))
+        if due_today:
+            today = i.alias("due_today")
+            query = query.where(i.c.loan_id.in_(select(today.c.loan_id).where(
+                today.c.due_date == day, today.c.settled_on.is_(None))))
         with self.platform.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         result: dict[str, dict[str, Any]] = {}
@@ -359,7 +406,8 @@ class Simulation:
 
     def _due(self, t: int, day: date, payments: list[servicing.PaymentCommand],
              bounced: list[tuple[int, str]]) -> None:
-        rows = {k: r for k, r in self._due_rows(day).items() if r["last_due"] == day}
+        rows = {k: r for k, r in self._due_rows(day, due_today=True).items()
+                if r["last_due"] == day}
         if not rows:
             return
         cfg = self.config
@@ -645,6 +693,15 @@ class Simulation:
             "principal_outstanding_fen": [int(r[3]) for r in rows],
             "paid_off": [bool(r[4]) for r in rows],
         })
+
+
+def _write_atomically(path: Path, value: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
 
 
 def dealer_code(d: int) -> str:
