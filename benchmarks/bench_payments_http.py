@@ -1,22 +1,32 @@
 """Payments posted over HTTP against PostgreSQL: throughput and latency percentiles.
 
 A PostgreSQL database gets the demo portfolio; `tailguard serve` (uvicorn, `--workers` worker
-processes) serves it on 127.0.0.1; a client with `--concurrency` threads posts `--payments`
-payments with fresh idempotency keys to random active loans. Printed next to a baseline measured
-in the same run: the same kind of payments posted one at a time in-process through the service
-(no HTTP, no concurrency). Asserts nothing about time.
+processes) serves it on 127.0.0.1; a client with `--concurrency` connections posts payments with
+fresh idempotency keys to random active loans. Printed next to a baseline measured in the same
+run: the same kind of payments posted one at a time in-process through the service (no HTTP,
+no concurrency). Asserts nothing about time.
 
-    uv run --frozen python benchmarks/bench_payments_http.py [--payments 3000] [--quick]
+Two clients: `--client wrk` (the default when Debian's `wrk` is installed: `apt-get install
+wrk`) drives the server for `--seconds` from C with a Lua script, so the client takes little of
+the two cores the server shares with it; `--client httpx` posts `--payments` from Python
+threads, which costs the machine about a core of its own and lowers what the server can show.
+After a wrk run the posted payments are counted in the database, not taken from wrk's word.
+
+    uv run --frozen python benchmarks/bench_payments_http.py [--client wrk|httpx] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -54,6 +64,9 @@ def main() -> None:
     parser.add_argument("--loans", type=int, default=200)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--client", choices=("wrk", "httpx"),
+                        default="wrk" if shutil.which("wrk") else "httpx")
+    parser.add_argument("--seconds", type=int, default=20, help="wrk: how long to post")
     args, _ = parser.parse_known_args()
     payments = 500 if args.quick else args.payments
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -105,6 +118,9 @@ def main() -> None:
         token = httpx.post(f"{base_url}/api/v1/auth/token",
                            data={"username": "bench.ops", "password": "bench-password-1"}
                            ).json()["access_token"]
+        if args.client == "wrk":
+            run_wrk(args, base_url, token, loans, platform, baseline)
+            return
         local = threading.local()
         latencies: list[float] = []
         statuses: list[int] = []
@@ -145,6 +161,63 @@ def main() -> None:
             server.wait(timeout=20)
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+WRK_SCRIPT = """
+local loans = %(loans)s
+local token = "%(token)s"
+local run = "%(run)s"
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+function init(args)
+  counter = 0
+end
+function request()
+  counter = counter + 1
+  local loan = loans[(counter * 7919 + tid * 104729) %% #loans + 1]
+  local body = '{"amount":"' .. (counter %% 500 + 1) .. '.00","channel":"app"}'
+  return wrk.format("POST", "/api/v1/loans/" .. loan .. "/payments", {
+    ["Authorization"] = "Bearer " .. token,
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = run .. "-" .. tid .. "-" .. counter,
+  }, body)
+end
+"""
+
+
+def run_wrk(args: argparse.Namespace, base_url: str, token: str, loans: list[str],
+            platform: Platform, baseline: float) -> None:
+    """Post for `--seconds` with wrk; count the payments that landed in the database."""
+    run = "wrk" + uuid.uuid4().hex[:8]
+    seconds = 8 if args.quick else args.seconds
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % {"loans": "{" + ",".join(json.dumps(x) for x in loans) + "}",
+                                   "token": token, "run": run})
+    try:
+        output = subprocess.run(
+            ["wrk", "-t", "2", "-c", str(args.concurrency), "-d", f"{seconds}s", "--latency",
+             "--timeout", "30s", "-s", script.name, base_url], capture_output=True, text=True,
+            check=True).stdout
+    finally:
+        os.unlink(script.name)
+    with platform.engine.connect() as conn:
+        landed = conn.execute(select(tables.idempotency.c.key).where(
+            tables.idempotency.c.key.like(f"{run}-%"), tables.idempotency.c.status == 201)
+        ).all()
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    p = {q: re.search(rf"^\s+{q}%\s+(\S+)", output, re.M) for q in (50, 90, 99)}
+    failed = int(errors.group(1)) if errors else 0
+    rate = (requests - failed) / seconds
+    print(f"HTTP (wrk, {args.concurrency} connections, {args.workers} workers, {seconds} s): "
+          f"{requests - failed} payments answered 201 = {rate:,.0f} payments/s ("
+          f"{len(landed)} in the database, those in flight at the end included); "
+          f"latency p50 {p[50].group(1) if p[50] else '?'}, p90 {p[90].group(1) if p[90] else '?'}"
+          f", p99 {p[99].group(1) if p[99] else '?'}; non-2xx {failed}"
+          f"; {rate / baseline:.2f}x the one-at-a-time baseline")
 
 
 if __name__ == "__main__":

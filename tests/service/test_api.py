@@ -60,6 +60,69 @@ MATRIX: dict[tuple[str, str], set[Role]] = {
                                                   R.ADMINISTRATOR},
     ("POST", "/api/v1/loans/{loan_id}/messages"): {R.SERVICING, R.COLLECTOR, R.TEAM_LEAD},
     ("GET", "/api/v1/loans/{loan_id}/messages"): STAFF | {R.BORROWER},
+    # origination (routes_origination.py)
+    ("POST", "/api/v1/applications"): {R.CREDIT_OFFICER},
+    ("GET", "/api/v1/applications/{application_id}"): {R.CREDIT_OFFICER, R.RISK,
+                                                       R.COMPLIANCE},
+    ("POST", "/api/v1/applications/{application_id}/decide"): {R.CREDIT_OFFICER},
+    ("POST", "/api/v1/applications/{application_id}/override"): {R.CREDIT_OFFICER},
+    ("POST", "/api/v1/applications/{application_id}/override/decision"): {R.CREDIT_OFFICER,
+                                                                          R.RISK},
+    ("GET", "/api/v1/decisions/{decision_id}/replay"): {R.RISK, R.COMPLIANCE,
+                                                        R.CREDIT_OFFICER},
+    # monitoring (routes_monitoring.py)
+    ("POST", "/api/v1/signals"): {R.SERVICING, R.RISK, R.COLLECTOR, R.TEAM_LEAD,
+                                  R.ADMINISTRATOR},
+    ("POST", "/api/v1/signals/statements"): {R.SERVICING},
+    ("POST", "/api/v1/loans/{loan_id}/gps-consent"): {R.SERVICING, R.CREDIT_OFFICER},
+    ("GET", "/api/v1/alerts"): {R.RISK, R.SERVICING, R.COLLECTOR, R.TEAM_LEAD, R.COMPLIANCE,
+                                R.ADMINISTRATOR},
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): {R.RISK, R.SERVICING, R.COLLECTOR,
+                                                        R.TEAM_LEAD},
+    ("POST", "/api/v1/alerts/{alert_id}/work"): {R.RISK, R.SERVICING, R.COLLECTOR,
+                                                 R.TEAM_LEAD},
+    ("POST", "/api/v1/alerts/{alert_id}/close"): {R.RISK, R.SERVICING, R.COLLECTOR,
+                                                  R.TEAM_LEAD},
+    ("GET", "/api/v1/alert-rules"): {R.RISK, R.COMPLIANCE, R.ADMINISTRATOR, R.TEAM_LEAD},
+    ("PUT", "/api/v1/alert-rules"): {R.RISK},
+    ("GET", "/api/v1/balloon-watch"): {R.RISK, R.SERVICING, R.COLLECTOR, R.TEAM_LEAD,
+                                       R.COMPLIANCE, R.ADMINISTRATOR},
+    # collections (routes_recovery.py)
+    ("GET", "/api/v1/collections/cases"): {R.COLLECTOR, R.TEAM_LEAD, R.AGENCY, R.RISK,
+                                           R.COMPLIANCE, R.SERVICING, R.ADMINISTRATOR},
+    ("POST", "/api/v1/collections/cases"): {R.RISK, R.TEAM_LEAD, R.COLLECTOR},
+    ("GET", "/api/v1/collections/cases/{case_id}"): {R.COLLECTOR, R.TEAM_LEAD, R.AGENCY,
+                                                     R.RISK, R.COMPLIANCE, R.SERVICING,
+                                                     R.ADMINISTRATOR},
+    ("POST", "/api/v1/collections/cases/{case_id}/close"): {R.TEAM_LEAD},
+    ("POST", "/api/v1/collections/cases/{case_id}/contacts"): {R.COLLECTOR, R.TEAM_LEAD,
+                                                               R.AGENCY},
+    ("POST", "/api/v1/collections/cases/{case_id}/promises"): {R.COLLECTOR, R.TEAM_LEAD,
+                                                               R.AGENCY},
+    ("POST", "/api/v1/collections/cases/{case_id}/assignment"): {R.TEAM_LEAD},
+    ("GET", "/api/v1/collections/next"): {R.COLLECTOR, R.TEAM_LEAD},
+    ("GET", "/api/v1/collections/collectors/scores"): {R.TEAM_LEAD, R.COMPLIANCE,
+                                                       R.ADMINISTRATOR},
+    ("GET", "/api/v1/collections/strategies"): {R.RISK, R.TEAM_LEAD, R.COMPLIANCE,
+                                                R.ADMINISTRATOR},
+    ("POST", "/api/v1/collections/strategies"): {R.RISK},
+    ("GET", "/api/v1/collections/teams"): {R.TEAM_LEAD, R.ADMINISTRATOR, R.RISK},
+    ("POST", "/api/v1/collections/teams"): {R.TEAM_LEAD, R.ADMINISTRATOR},
+    ("GET", "/api/v1/collections/partners"): {R.RISK, R.TEAM_LEAD, R.COMPLIANCE,
+                                              R.ADMINISTRATOR},
+    ("POST", "/api/v1/collections/partners"): {R.RISK, R.TEAM_LEAD},
+    ("POST", "/api/v1/collections/cases/{case_id}/placement"): {R.TEAM_LEAD},
+    ("POST", "/api/v1/collections/cases/{case_id}/recall"): {R.TEAM_LEAD},
+    ("POST", "/api/v1/collections/field-plans"): {R.TEAM_LEAD},
+    ("POST", "/api/v1/collections/visits/{visit_id}/outcome"): {R.COLLECTOR, R.TEAM_LEAD},
+    ("POST", "/api/v1/collections/cases/{case_id}/demand-letter"): {R.TEAM_LEAD,
+                                                                    R.SERVICING},
+    ("POST", "/api/v1/collections/cases/{case_id}/claims"): {R.TEAM_LEAD, R.SERVICING},
+    ("POST", "/api/v1/collections/cases/{case_id}/repossession"): {R.TEAM_LEAD,
+                                                                   R.SERVICING},
+    ("POST", "/api/v1/collections/cases/{case_id}/repossession/decision"): {R.TEAM_LEAD},
+    ("POST", "/api/v1/collections/cases/{case_id}/repossessed"): {R.TEAM_LEAD, R.SERVICING},
+    ("POST", "/api/v1/collections/cases/{case_id}/write-off"): {R.TEAM_LEAD, R.SERVICING},
 }
 PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/health")}
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -79,6 +142,20 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                    "purpose": "collection", "outcome": "no-answer"},
     ("POST", "/api/v1/loans/{loan_id}/messages"): {"template": "due-reminder",
                                                    "channel": "in-app"},
+    ("POST", "/api/v1/applications/{application_id}/override"): {
+        "outcome": "approve", "reason": "income confirmed by employer"},
+    ("POST", "/api/v1/applications/{application_id}/override/decision"): {"approve": False},
+    ("POST", "/api/v1/signals"): {"kind": "payment-received", "loan_id": "OWN",
+                                  "occurred_at": "2026-02-24T10:00:00+08:00",
+                                  "attributes": {"amount_fen": 100}},
+    ("POST", "/api/v1/loans/{loan_id}/gps-consent"): {"granted": False},
+    ("POST", "/api/v1/alerts/{alert_id}/close"): {"resolution": "resolved"},
+    ("PUT", "/api/v1/alert-rules"): {"definition": {"rules": []}},
+    ("POST", "/api/v1/collections/cases"): {"loan_id": "OWN", "reason": "failed auto-debits"},
+    ("POST", "/api/v1/collections/cases/{case_id}/contacts"): {"channel": "call"},
+    ("POST", "/api/v1/collections/teams"): {"id": "T1", "name": "电催", "region_code": "440000",
+                                            "kind": "phone", "capacity": 5, "skills": ["call"]},
+    ("POST", "/api/v1/collections/field-plans"): {"team_id": "T1", "day": "2026-02-24"},
 }
 
 
@@ -125,7 +202,9 @@ def test_every_route_is_in_the_matrix(api: dict[str, Any]) -> None:
 def test_role_matrix(api: dict[str, Any]) -> None:
     client: TestClient = api["client"]
     for (method, path), allowed in MATRIX.items():
-        url = path.format(loan_id=api["own"], payment_id="pay-x", approval_id="apr-x")
+        url = path.format(loan_id=api["own"], payment_id="pay-x", approval_id="apr-x",
+                          application_id="APP-X", decision_id="DEC-X", alert_id="1",
+                          case_id="1", visit_id="1")
         for role in Role:
             headers = auth(api["tokens"][role]) | {"Idempotency-Key": f"key-{role.value}-x"}
             response = client.request(method, url, headers=headers,

@@ -21,6 +21,9 @@ from tailguard.api.deps import PlatformDep
 from tailguard.api.routes_contracts import router as contracts_router
 from tailguard.api.routes_engagement import router as engagement_router
 from tailguard.api.routes_loans import router as loans_router
+from tailguard.api.routes_monitoring import router as monitoring_router
+from tailguard.api.routes_origination import router as origination_router
+from tailguard.api.routes_recovery import router as recovery_router
 from tailguard.errors import Conflict, InvalidInput, NotFound, Refused
 from tailguard.infra.auth import LoginRateLimiter, LoginThrottled, TokenService
 from tailguard.infra.users import authenticate
@@ -64,6 +67,9 @@ def create_app(platform: Platform, tokens: TokenService | None = None) -> FastAP
     app.include_router(loans_router)
     app.include_router(contracts_router)
     app.include_router(engagement_router)
+    app.include_router(monitoring_router)
+    app.include_router(origination_router)
+    app.include_router(recovery_router)
 
     @app.exception_handler(RequestValidationError)
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:

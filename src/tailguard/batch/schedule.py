@@ -17,7 +17,7 @@ from datetime import timedelta
 from tailguard.batch import eod
 from tailguard.engagement.channels import MessageChannel
 from tailguard.engagement.vocabulary import Channel
-from tailguard.services import notifications
+from tailguard.services import notifications, recovery_cases
 from tailguard.services.platform import Platform
 
 log = logging.getLogger("tailguard.schedule")
@@ -44,6 +44,8 @@ class DailyEndOfDay:
         if report.days:
             log.info("end of day to %s: %d day(s), %d loan-days", yesterday, len(report.days),
                      report.loans)
+        if report.days:  # collections for the day just aged: promises, cases, strategies, queues
+            recovery_cases.recovery_eod(self.platform, yesterday)
         # Reminders read the books the end of day just aged; a rerun for the day queues nothing.
         queued = notifications.queue_due_reminders(self.platform, self.platform.today())
         if queued.new:

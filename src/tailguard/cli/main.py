@@ -12,11 +12,13 @@ import warnings
 
 import click
 
+from tailguard.cli.application import application
 from tailguard.cli.calculator import schedule
 from tailguard.cli.compliance import compliance
 from tailguard.cli.contracts import contract
 from tailguard.cli.errors import OneLineErrorGroup
 from tailguard.cli.log import log
+from tailguard.cli.monitoring import signals
 from tailguard.cli.notify import notify
 from tailguard.cli.operations import db, demo, eod, ledger_group, loan, payment, reconcile
 from tailguard.cli.payoff import payoff
@@ -50,4 +52,6 @@ main.add_command(contract)
 main.add_command(compliance)
 main.add_command(simulate)
 main.add_command(risk)
+main.add_command(application)
 main.add_command(notify)
+main.add_command(signals)

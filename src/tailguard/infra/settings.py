@@ -84,6 +84,12 @@ class Settings:
     # -- web: the payment gateway's callback signing key (docs/web.md)
     gateway_secret: str = DEVELOPMENT_GATEWAY_SECRET
     """HMAC-SHA256 key the payment gateway signs its callbacks with (TAILGUARD_GATEWAY_SECRET)."""
+    # -- origination: third-party data and the application model (docs/origination.md)
+    credit_bureau: str = "sandbox"
+    """`sandbox` (answers per ID number) or the bureau service's https URL."""
+    credit_bureau_key: str | None = None
+    application_model: str | None = None
+    """A model directory of `tailguard risk train` that scores applications; none: refer."""
 
     @property
     def production(self) -> bool:
@@ -172,4 +178,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reminder_channels=env.get("TAILGUARD_REMINDER_CHANNELS", "sms,in-app"),
         message_rate_per_second=float(env.get("TAILGUARD_MESSAGE_RATE", "20")),
         gateway_secret=env.get("TAILGUARD_GATEWAY_SECRET", DEVELOPMENT_GATEWAY_SECRET),
+        credit_bureau=env.get("TAILGUARD_CREDIT_BUREAU", "sandbox"),
+        credit_bureau_key=env.get("TAILGUARD_CREDIT_BUREAU_KEY") or None,
+        application_model=env.get("TAILGUARD_APPLICATION_MODEL") or None,
     )

@@ -7,6 +7,9 @@ from alembic import context
 from tailguard.infra.db import (
     tables_contracts,  # noqa: F401  (its tables join metadata)
     tables_engagement,  # noqa: F401  (its tables join metadata)
+    tables_monitoring,  # noqa: F401  (its tables join metadata)
+    tables_origination,  # noqa: F401  (its tables join metadata)
+    tables_recovery,  # noqa: F401  (its tables join metadata)
     tables_web,  # noqa: F401  (its tables join metadata)
 )
 from tailguard.infra.db.engine import make_engine
