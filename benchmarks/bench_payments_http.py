@@ -80,8 +80,10 @@ def main() -> None:
     url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     server = None
     try:
-        platform = Platform(load_settings({"TAILGUARD_DATABASE_URL": url}), make_engine(url),
-                            SystemClock())
+        documents = tempfile.mkdtemp(prefix="tg-bench-docs-")  # this run's contracts only
+        platform = Platform(load_settings({"TAILGUARD_DATABASE_URL": url,
+                                           "TAILGUARD_DOCUMENT_ROOT": documents}),
+                            make_engine(url), SystemClock())
         initialise(platform)
         run_demo(platform, args.loans, seed=2026)
         with platform.uow() as uow:
@@ -103,7 +105,8 @@ def main() -> None:
         print(f"baseline: {baseline:,.0f} payments/s posted one at a time in-process "
               f"({sample} payments)")
 
-        env = os.environ | {"TAILGUARD_DATABASE_URL": url, "PYTHONWARNINGS": "ignore"}
+        env = os.environ | {"TAILGUARD_DATABASE_URL": url, "TAILGUARD_DOCUMENT_ROOT": documents,
+                            "PYTHONWARNINGS": "ignore"}
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "tailguard.api.factory:app_from_env",
              "--host", "127.0.0.1", "--port", str(args.port), "--workers", str(args.workers),
