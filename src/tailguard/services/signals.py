@@ -31,8 +31,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from tailguard.errors import FieldError, InvalidInput, NotFound
+from tailguard.errors import FieldError, InvalidInput, NotFound, Refused
 from tailguard.infra.bus import Delivery, Handler, SignalBus
 from tailguard.infra.clock import SHANGHAI
 from tailguard.infra.db import tables
@@ -307,12 +308,21 @@ def ingest(platform: Platform, actor: str, raws: Sequence[Any], *, source: str =
         raise InvalidInput.one("signals", "empty", "give at least one signal")
     if len(raws) > MAX_BATCH:
         raise InvalidInput.one("signals", "too_many", f"at most {MAX_BATCH} per batch")
-    result = IngestResult()
-    parsed = _parse_all(raws, source, strict, internal, result)
-    with platform.uow(actor) as uow:
-        ingest_in(uow, platform, parsed, result)
-        uow.commit()
-    return result
+    for attempt in range(3):
+        result = IngestResult()
+        parsed = _parse_all(raws, source, strict, internal, result)
+        try:
+            with platform.uow(actor) as uow:
+                ingest_in(uow, platform, parsed, result)
+                uow.commit()
+            return result
+        except IntegrityError:
+            # The same (source, external id) committed by a concurrent request between our
+            # duplicate check and our insert: again, in a new transaction, it is a duplicate.
+            if attempt == 2:
+                raise Refused("SIGNAL_RACE", "the same signals are being ingested by another "
+                               "request; send them again") from None
+    raise AssertionError("unreachable")
 
 
 def publish(bus: SignalBus, raws: Sequence[Mapping[str, Any]]) -> list[str]:
