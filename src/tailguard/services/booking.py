@@ -6,9 +6,9 @@ mistakes are reported together by field. Personal data is sealed before it is st
 
 One application or many: `book_applications` books a batch in one unit of work (the
 simulator's day of sales, an import, later the API), `book_application` is a batch of one.
-The rows are those `servicing.book_loan` writes for a loan whose parties are already stored
-(loan, schedule, disbursement entries, books, state, audit, `LoanDisbursed`), with the
-parties and vehicle in the same unit of work, so a refused booking leaves nothing behind.
+Each loan gets its record, schedule, disbursement entries, books, state, audit row and
+`LoanDisbursed` event, with the parties and vehicle in the same unit of work, so a refused
+booking leaves nothing behind (and a retry after a failure is not refused as VEHICLE_FINANCED).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ the bytes in the document store, then record the row, the audit entry and the
 `ContractDocumentIssued` event, and commit.
 
 Why a follow-up call right after booking rather than inside booking's unit of work: booking
-(`servicing.book_loan`) is a money command that must not wait on PDF rendering and file or
+(`booking.book_applications`) is a money command that must not wait on PDF rendering and file or
 object-store I/O, and a store outage must not refuse a disbursement. The follow-up is
 idempotent (a document already issued is returned as is; rendering is deterministic, so a
 retry after a crash between the store write and the commit puts the very same bytes under the

@@ -15,21 +15,17 @@ from tailguard.errors import InvalidInput, NotFound, Refused
 from tailguard.infra.db import idempotency
 from tailguard.infra.db import ledger_repository as ledger
 from tailguard.infra.db import state_repository as states
-from tailguard.infra.db.loan_repository import LoanRecord, LoanRepository
+from tailguard.infra.db.loan_repository import LoanRepository
 from tailguard.infra.db.uow import UnitOfWork
 from tailguard.ledger.flows import (
     BORROWER_PAYABLE,
-    CASH,
     COLLATERAL_HELD,
-    DISBURSEMENT_CLEARING,
-    FEE_INCOME,
 )
 from tailguard.loans.account import LoanAccount
 from tailguard.loans.events import Channel, CreditRefunded, PaymentReceived, PaymentReversed
 from tailguard.loans.maturity import MaturityOption, VehicleDisposition, plan_vehicle_disposition
 from tailguard.loans.payoff import PayoffQuote, SettlementReason, quote_payoff
 from tailguard.loans.position import Position
-from tailguard.loans.terms import LoanTerms
 from tailguard.money import yuan
 from tailguard.services import contract_documents
 from tailguard.services.loan_books import (
@@ -49,63 +45,6 @@ __all__ = [  # payments are posted in `payments`; callers of servicing find them
     "PaymentCommand", "PaymentOutcome", "post_payment", "post_payments", "repository",
     "sync_books",
 ]
-
-
-# -- booking ----------------------------------------------------------------------------
-def book_loan(
-    platform: Platform, actor: str, terms: LoanTerms, record: LoanRecord, loan_id: str
-) -> str:
-    """Book and disburse a loan whose terms were validated and whose parties are stored."""
-    with platform.uow(actor) as uow:
-        repo = repository(platform, uow)
-        if repo.record(loan_id) is not None:
-            raise Refused("LOAN_EXISTS", f"loan {loan_id} is already booked")
-        now = uow.clock.now()
-        repo.save_product(terms.product, now)
-        account = LoanAccount.open(loan_id, terms, platform.calendar_for(record.region_code))
-        repo.add(account, record, now)
-        day = terms.disbursement_date
-        financed_fees = terms.financed_fees_fen
-        ledger.post_entry(
-            uow.connection,
-            entry_id=f"{loan_id}:disbursement",
-            value_date=day,
-            reason_code="DISBURSEMENT",
-            reference_type="loan",
-            reference_id=loan_id,
-            legs=[
-                ledger.Leg(DISBURSEMENT_CLEARING, terms.principal_fen, loan_id),
-                ledger.Leg(CASH, -(terms.principal_fen - financed_fees), loan_id),
-                ledger.Leg(FEE_INCOME, -financed_fees, loan_id),
-            ],
-            recorded_at=now,
-        )
-        if terms.upfront_fees_fen:
-            ledger.post_entry(
-                uow.connection,
-                entry_id=f"{loan_id}:upfront-fees",
-                value_date=day,
-                reason_code="UPFRONT_FEE",
-                reference_type="loan",
-                reference_id=loan_id,
-                legs=[
-                    ledger.Leg(CASH, terms.upfront_fees_fen, loan_id),
-                    ledger.Leg(FEE_INCOME, -terms.upfront_fees_fen, loan_id),
-                ],
-                recorded_at=now,
-            )
-        as_of = max(day, platform.today())
-        sync_books(uow.connection, account, as_of, f"{loan_id}:booking", now, "DISBURSEMENT")
-        uow.audit("loan.book", "loan", loan_id, {
-            "product": terms.product.key, "principal": yuan(terms.principal_fen),
-            "annual_rate": str(terms.annual_rate), "term_months": terms.term_months,
-        })
-        uow.emit("LoanDisbursed", loan_id, {
-            "loan_id": loan_id, "principal_fen": terms.principal_fen,
-            "disbursement_date": day, "annualised_rate": str(terms.annualised_rate()),
-        }, day)
-        uow.commit()
-    return loan_id
 
 
 # -- payments ---------------------------------------------------------------------------
