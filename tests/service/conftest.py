@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from tailguard.calendar import CalendarFallbackWarning
 from tailguard.infra.clock import FixedClock
@@ -31,7 +31,8 @@ from tailguard.services.setup import initialise
 POSTGRES_URL = os.environ.get(
     "TAILGUARD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-TEMPLATE_DB = "tailguard_test_template"
+TEMPLATE_DB = f"tailguard_test_template_{os.getpid()}"
+"""Per test process, so that concurrent runs (helpers, xdist) do not drop each other's template."""
 START = date(2026, 1, 10)
 FILES_ROOT = tempfile.mkdtemp(prefix="tailguard-test-files-")
 """Document stores and notary folders of this session's platforms, removed at exit."""
@@ -82,8 +83,14 @@ def postgres_template() -> str:
     platform = make_platform(f"{base}/{TEMPLATE_DB}", FixedClock.at(START))
     initialise(platform)
     platform.engine.dispose()
-    admin.dispose()
+    atexit.register(_drop_template, admin)
     return base
+
+
+def _drop_template(admin: Engine) -> None:
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
+    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
