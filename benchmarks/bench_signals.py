@@ -17,13 +17,14 @@ about half match a rule. Every signal has its own external id, so none is a dupl
 1. Throughput: `--signals` signals (default 20,000) in batches of `--batch` (default 500),
    against the baseline on `--baseline-signals` of them (default 1,000).
 2. Latency: `--latency-signals` signals (default 2,000) published at `--rate` per second
-   (default 200) on the embedded bus and, if it answers, on Redis at 127.0.0.1:6379; a consumer
+   (default 200) on the embedded bus and, if they answer, on Redis at 127.0.0.1:6379 and on
+   NATS JetStream at 127.0.0.1:4222; a consumer
    thread ingests them. Latency is from publishing to the commit that stored the signal and its
    alert. The baseline consumer reads and commits one message at a time; when the rate is more
    than it can commit, its queue grows and so does its latency.
 
 Timings are printed, never asserted.
-Usage: uv run --frozen python benchmarks/bench_signals.py [--quick] [--no-redis]
+Usage: uv run --frozen python benchmarks/bench_signals.py [--quick] [--no-redis] [--no-nats]
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.service.factories import application, with_dealer
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+NATS_URL = "nats://127.0.0.1:4222"
 START = date(2026, 1, 10)
 
 
@@ -165,6 +167,18 @@ def redis_bus() -> SignalBus | None:
                           group="bench", consumer="b1")
 
 
+def nats_bus() -> SignalBus | None:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 4222), timeout=1).close()
+    except OSError:
+        return None
+    from tailguard.infra.bus_nats import NatsJetStreamBus
+
+    return NatsJetStreamBus(NATS_URL, stream=f"TG_BENCH_{uuid.uuid4().hex[:12]}", group="bench")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--loans", type=int, default=200)
@@ -174,6 +188,7 @@ def main() -> None:
     parser.add_argument("--latency-signals", type=int, default=2_000)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--no-redis", action="store_true")
+    parser.add_argument("--no-nats", action="store_true")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
@@ -201,6 +216,10 @@ def main() -> None:
         buses: list[tuple[str, Any]] = [("embedded", EmbeddedBus)]
         if not args.no_redis and redis_bus() is not None:
             buses.append(("redis", redis_bus))
+        if not args.no_nats and (probe := nats_bus()) is not None:
+            probe.delete_stream()  # type: ignore[attr-defined]
+            probe.close()
+            buses.append(("nats", nats_bus))
         print(f"\nalert latency ({args.latency_signals} signals at {args.rate:.0f}/s, "
               "publish → committed alert):")
         for name, make in buses:
@@ -210,6 +229,8 @@ def main() -> None:
                 plat = fresh(folder, f"{name}-{batch}")
                 raws = synthetic(random.Random(11), loans, args.latency_signals, name)
                 p50, p99, worst = latency(plat, bus, raws, args.rate, batch)
+                if name == "nats":
+                    bus.delete_stream()  # a throwaway stream per measurement
                 bus.close()
                 plat.engine.dispose()
                 rows.append((label, p50, p99, worst))

@@ -1,7 +1,8 @@
 """A signal raises its alert within a second over the real broker (issue 7's acceptance check):
-a consumer reads the Redis stream in its own thread, as `tailguard` runs it, and the test
-publishes one signal and waits at most one second for the alert row. Skipped when Redis does
-not answer at 127.0.0.1:6379, unless TAILGUARD_TEST_REDIS=1 demands it.
+a consumer reads the Redis stream (or the NATS JetStream stream) in its own thread, as
+`tailguard` runs it, and the test publishes one signal and waits at most one second for the
+alert row. Skipped when Redis does not answer at 127.0.0.1:6379 (NATS at 127.0.0.1:4222),
+unless TAILGUARD_TEST_REDIS=1 (TAILGUARD_TEST_NATS=1) demands it.
 
 The consumer first handles one warm-up signal that raises nothing (the first batch pays for
 connections and for parsing the rules), so the second measures the steady path."""
@@ -25,15 +26,26 @@ from tailguard.services.booking import book_application
 from tailguard.services.platform import Platform
 from tests.service.factories import application, with_dealer
 from tests.unit.test_signal_bus import REDIS_URL, redis_or_skip
+from tests.unit.test_signal_bus_nats import NATS_URL, nats_or_skip, throwaway_stream
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=CalendarFallbackWarning)
 warnings.simplefilter("ignore", CalendarFallbackWarning)
 
 
-@pytest.fixture(params=["redis", "embedded"])
+@pytest.fixture(params=["redis", "nats", "embedded"])
 def bus(request: pytest.FixtureRequest) -> Iterator[SignalBus]:
     if request.param == "embedded":
         yield EmbeddedBus()
+        return
+    if request.param == "nats":
+        nats_or_skip()
+        from tailguard.infra.bus_nats import NatsJetStreamBus
+
+        names = throwaway_stream()
+        jetstream = NatsJetStreamBus(NATS_URL, group="monitoring", **names)
+        yield jetstream
+        jetstream.delete_stream()
+        jetstream.close()
         return
     redis_or_skip()
     import redis

@@ -2,7 +2,8 @@
 show or raise the balloon watch (docs/monitoring.md).
 
 `consume` is the production path for signals from other systems: a process reading the Redis
-stream with a consumer group (run several with different `--consumer` names to share the load);
+stream with a consumer group (run several with different `--consumer` names to share the load)
+or the NATS JetStream stream with a durable consumer (processes sharing `--group` share it);
 the embedded bus only lives inside one process, so it cannot be consumed from here.
 """
 
@@ -19,14 +20,25 @@ import click
 from tailguard.cli.errors import reports_errors
 from tailguard.cli.operations import parse_day, platform
 from tailguard.errors import InvalidInput
-from tailguard.infra.bus import Consumer, open_bus
-from tailguard.infra.bus_redis import DEFAULT_GROUP, DEFAULT_STREAM
+from tailguard.infra.bus import Consumer, SignalBus, open_bus
+from tailguard.infra.bus_redis import DEFAULT_GROUP
 from tailguard.services import alerts as alert_service
 from tailguard.services import signals as signal_service
 
 _BUS = click.option("--bus", "bus_url", envvar="TAILGUARD_SIGNAL_BUS", required=True,
-                    help="The Redis URL of the signal bus (or TAILGUARD_SIGNAL_BUS).")
-_STREAM = click.option("--stream", default=DEFAULT_STREAM, show_default=True)
+                    help="The Redis or NATS URL of the signal bus (or TAILGUARD_SIGNAL_BUS).")
+_STREAM = click.option("--stream", default=None,
+                       help="Stream name; default tailguard:signals on Redis, "
+                            "TAILGUARD_SIGNALS on NATS.")
+_BUS_SCHEMES = ("redis://", "rediss://", "unix://", "nats://", "tls://")
+
+
+def _open(bus_url: str, stream: str | None, **options: Any) -> SignalBus:
+    if not bus_url.startswith(_BUS_SCHEMES):
+        raise InvalidInput.one("bus", "invalid", "a redis:// or nats:// URL")
+    if stream is not None:
+        options["stream"] = stream
+    return open_bus(bus_url, **options)
 
 
 @click.group("signals")
@@ -42,18 +54,16 @@ def signals() -> None:
               help="This consumer's name in the group; default host-pid.")
 @click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 5000))
 @reports_errors
-def consume(bus_url: str, stream: str, group: str, consumer_name: str | None,
+def consume(bus_url: str, stream: str | None, group: str, consumer_name: str | None,
             batch: int) -> None:
     """Read signals from the bus until interrupted, raising alerts as they arrive."""
-    if not bus_url.startswith(("redis://", "rediss://", "unix://")):
-        raise InvalidInput.one("bus", "invalid", "a redis:// URL")
+    bus = _open(bus_url, stream, group=group, consumer=consumer_name)
     plat = platform()
-    bus = open_bus(bus_url, stream=stream, group=group, consumer=consumer_name)
     consumer = Consumer(bus, signal_service.bus_handler(plat), batch=batch).start()
     stop = threading.Event()
     for sig in (os_signal.SIGINT, os_signal.SIGTERM):
         os_signal.signal(sig, lambda *_: stop.set())
-    click.echo(f"consuming {stream} as group {group}; Ctrl-C to stop")
+    click.echo(f"consuming {stream or 'the default stream'} as group {group}; Ctrl-C to stop")
     stop.wait()
     consumer.stop()
     bus.close()
@@ -78,9 +88,9 @@ def _read_signals(path: Path) -> list[Any]:
 @_BUS
 @_STREAM
 @reports_errors
-def publish(file: Path, bus_url: str, stream: str) -> None:
+def publish(file: Path, bus_url: str, stream: str | None) -> None:
     """Put the signals of a JSON (or JSON-lines) file on the bus."""
-    bus = open_bus(bus_url, stream=stream)
+    bus = _open(bus_url, stream)
     ids = signal_service.publish(bus, _read_signals(file))
     bus.close()
     click.echo(f"published {len(ids)} signals")

@@ -6,6 +6,7 @@ import click
 
 from tailguard.cli.errors import reports_errors
 from tailguard.cli.operations import platform
+from tailguard.errors import InvalidInput
 from tailguard.infra.auth import Role
 from tailguard.infra.users import create_user
 
@@ -41,16 +42,28 @@ def user_create(username: str, role: str, password: str, agency_id: str | None,
 @click.option("--no-schedule", is_flag=True,
               help="Do not run the daily end of day and reminders, message delivery, nor the "
                    "periodic log checkpoints.")
+@click.option("--signal-bus", envvar="TAILGUARD_SIGNAL_BUS", default=None,
+              help="A redis:// or nats:// URL: also consume monitoring signals from it "
+                   "(or TAILGUARD_SIGNAL_BUS; default: signals come over the API only).")
 @reports_errors
-def serve(host: str, port: int, no_schedule: bool) -> None:
+def serve(host: str, port: int, no_schedule: bool, signal_bus: str | None) -> None:
     """Serve the REST API, and run yesterday's end of day whenever it has not run yet."""
     import uvicorn
 
     from tailguard.api.app import create_app
     from tailguard.batch.schedule import DailyEndOfDay, MessageDelivery, PeriodicCheckpoint
+    from tailguard.infra.bus import Consumer, open_bus
     from tailguard.infra.channels import channels_from_settings
+    from tailguard.services import signals as signal_service
 
     plat = platform()
+    consumer = None
+    if signal_bus:
+        try:
+            bus = open_bus(signal_bus)
+        except ValueError as exc:
+            raise InvalidInput.one("signal_bus", "invalid", str(exc)) from exc
+        consumer = Consumer(bus, signal_service.bus_handler(plat)).start()
     scheduler = None if no_schedule else DailyEndOfDay(plat)
     if scheduler is not None:
         scheduler.start()
@@ -66,6 +79,9 @@ def serve(host: str, port: int, no_schedule: bool) -> None:
     try:
         uvicorn.run(create_app(plat), host=host, port=port, log_level="info")
     finally:
+        if consumer is not None:
+            consumer.stop()
+            consumer.bus.close()
         if scheduler is not None:
             scheduler.stop()
         if checkpoints is not None:

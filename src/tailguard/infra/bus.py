@@ -7,8 +7,10 @@ Handlers must therefore be idempotent: the service recognises a signal it alread
 `external_id`.
 
 Adapters: `EmbeddedBus` (default: a queue inside the process, for one-process installations,
-tests and the simulator) and `bus_redis.RedisStreamBus` (Redis Streams with a consumer group,
-for production with several processes). `open_bus("embedded" | "redis://…")` picks one.
+tests and the simulator), `bus_redis.RedisStreamBus` (Redis Streams with a consumer group) and
+`bus_nats.NatsJetStreamBus` (a NATS JetStream stream with a durable pull consumer), the latter
+two for production with several processes. `open_bus("embedded" | "redis://…" | "nats://…")`
+picks one.
 """
 
 from __future__ import annotations
@@ -175,11 +177,16 @@ class Consumer:
 
 
 def open_bus(spec: str, **options: Any) -> SignalBus:
-    """`embedded` or a `redis://` / `rediss://` URL (stream and group from `options`)."""
+    """`embedded`, a `redis://` / `rediss://` URL or a `nats://` / `tls://` URL (stream and
+    group from `options`)."""
     if spec == "embedded":
         return EmbeddedBus()
     if spec.startswith(("redis://", "rediss://", "unix://")):
         from tailguard.infra.bus_redis import RedisStreamBus
 
         return RedisStreamBus(spec, **options)
-    raise ValueError(f"unknown signal bus {spec!r}: embedded or a redis:// URL")
+    if spec.startswith(("nats://", "tls://")):
+        from tailguard.infra.bus_nats import NatsJetStreamBus
+
+        return NatsJetStreamBus(spec, **options)
+    raise ValueError(f"unknown signal bus {spec!r}: embedded, a redis:// or a nats:// URL")
