@@ -18,24 +18,19 @@ from typing import Any
 
 import httpx
 
-from tailguard.origination.thirdparty import BureauReport, Person, ThirdPartyUnavailable
+from tailguard.infra.thirdparty_http import JsonService
+from tailguard.origination.thirdparty import BureauReport, Person
 
 
-class HttpCreditBureau:
+class HttpCreditBureau(JsonService):
     def __init__(self, base_url: str, api_key: str, *, provider: str = "bureau-http",
                  client: httpx.Client | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.provider = provider
-        self.client = client or httpx.Client(timeout=15.0)
+        super().__init__(base_url, api_key, provider=provider, client=client)
 
     def build_request(self, person: Person) -> httpx.Request:
-        return self.client.build_request(
-            "POST", f"{self.base_url}/v1/reports",
-            headers={"Authorization": f"Bearer {self.api_key}"},
-            json={"name": person.name, "id_number": person.id_number, "phone": person.phone,
-                  "purpose": "loan-application", "consent": "signed-at-application"},
-        )
+        return self.post("/v1/reports", {
+            "name": person.name, "id_number": person.id_number, "phone": person.phone,
+            "purpose": "loan-application", "consent": "signed-at-application"})
 
     def parse(self, body: dict[str, Any]) -> BureauReport:
         summary = body.get("summary") or {}
@@ -52,16 +47,4 @@ class HttpCreditBureau:
         )
 
     def report(self, person: Person) -> BureauReport:
-        try:
-            response = self.client.send(self.build_request(person))
-        except httpx.TransportError as exc:
-            raise ThirdPartyUnavailable(f"bureau unreachable: {exc}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise ThirdPartyUnavailable(f"bureau answered {response.status_code}")
-        if response.status_code != 200:
-            raise ThirdPartyUnavailable(
-                f"bureau refused the request ({response.status_code}): {response.text[:200]}")
-        try:
-            return self.parse(response.json())
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ThirdPartyUnavailable(f"bureau answer not understood: {exc}") from exc
+        return self.call(self.build_request(person), self.parse)

@@ -88,6 +88,10 @@ class Settings:
     credit_bureau: str = "sandbox"
     """`sandbox` (answers per ID number) or the bureau service's https URL."""
     credit_bureau_key: str | None = None
+    verification: str = "sandbox"
+    """`sandbox` or the https URL of the data-service aggregator that verifies identity, bank
+    cards, court records and income (infra/verification_http.py)."""
+    verification_key: str | None = None
     application_model: str | None = None
     """A model directory of `tailguard risk train` that scores applications; none: refer."""
 
@@ -180,5 +184,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         gateway_secret=env.get("TAILGUARD_GATEWAY_SECRET", DEVELOPMENT_GATEWAY_SECRET),
         credit_bureau=env.get("TAILGUARD_CREDIT_BUREAU", "sandbox"),
         credit_bureau_key=env.get("TAILGUARD_CREDIT_BUREAU_KEY") or None,
+        verification=env.get("TAILGUARD_VERIFICATION", "sandbox"),
+        verification_key=env.get("TAILGUARD_VERIFICATION_KEY") or None,
         application_model=env.get("TAILGUARD_APPLICATION_MODEL") or None,
     )

@@ -83,16 +83,27 @@ _EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"
 
 
 def third_parties_from_settings(settings: Settings) -> ThirdParties:
-    """Sandbox adapters, with the bureau over HTTP when `TAILGUARD_CREDIT_BUREAU` is a URL."""
+    """Sandbox adapters, with the bureau over HTTP when `TAILGUARD_CREDIT_BUREAU` is a URL and
+    the four verifications over HTTP when `TAILGUARD_VERIFICATION` is one."""
     parties = sandbox_third_parties()
-    if settings.credit_bureau == "sandbox":
-        return parties
-    if not settings.credit_bureau.startswith(("https://", "http://")):
-        raise SettingsError("TAILGUARD_CREDIT_BUREAU must be sandbox or the service's URL")
-    from tailguard.infra.credit_bureau_http import HttpCreditBureau
+    for name, value in (("TAILGUARD_CREDIT_BUREAU", settings.credit_bureau),
+                        ("TAILGUARD_VERIFICATION", settings.verification)):
+        if value != "sandbox" and not value.startswith(("https://", "http://")):
+            raise SettingsError(f"{name} must be sandbox or the service's URL")
+    if settings.credit_bureau != "sandbox":
+        from tailguard.infra.credit_bureau_http import HttpCreditBureau
 
-    return replace(parties, bureau=HttpCreditBureau(settings.credit_bureau,
-                                                    settings.credit_bureau_key or ""))
+        parties = replace(parties, bureau=HttpCreditBureau(settings.credit_bureau,
+                                                           settings.credit_bureau_key or ""))
+    if settings.verification != "sandbox":
+        from tailguard.infra import verification_http as http
+
+        url, key = settings.verification, settings.verification_key or ""
+        parties = replace(parties, identity=http.HttpIdentityVerifier(url, key),
+                          cards=http.HttpCardVerifier(url, key),
+                          courts=http.HttpCourtRecords(url, key),
+                          income=http.HttpIncomeVerifier(url, key))
+    return parties
 
 
 @lru_cache(maxsize=4)
