@@ -164,6 +164,28 @@ def test_waiver_needs_a_second_person(platform: Platform, clock: FixedClock) -> 
     books_are_right(platform)
 
 
+def test_a_repeated_request_gives_back_the_pending_approval(
+    platform: Platform, clock: FixedClock
+) -> None:
+    loan_id = booked(platform)
+    clock.advance(timedelta(days=50))
+    payload = {"amount_fen": 3_00, "component": "penalty"}
+    first = approvals.request_approval(platform, "maker", "waive", loan_id, payload)
+    again = approvals.request_approval(platform, "maker", "waive", loan_id, dict(payload))
+    assert again.approval_id == first.approval_id
+    other = approvals.request_approval(platform, "maker", "waive", loan_id,
+                                       {"amount_fen": 4_00, "component": "penalty"})
+    assert other.approval_id != first.approval_id
+    approvals.decide(platform, "checker", first.approval_id, True)
+    # once decided, the same proposal is a new request for the checker
+    later = approvals.request_approval(platform, "maker", "waive", loan_id, payload)
+    assert later.approval_id not in (first.approval_id, other.approval_id)
+    with platform.engine.connect() as conn:
+        pending = conn.execute(select(tables.approvals.c.id).where(
+            tables.approvals.c.status == "pending")).scalars().all()
+    assert sorted(pending) == sorted([other.approval_id, later.approval_id])
+
+
 def test_extension_over_the_cap_is_refused_and_within_it_applies(
     platform: Platform, clock: FixedClock
 ) -> None:

@@ -60,10 +60,22 @@ def _validate(action: str, payload: dict[str, Any]) -> None:
 def request_approval(
     platform: Platform, maker: str, action: str, loan_id: str, payload: dict[str, Any]
 ) -> Approval:
+    """Propose an action. The same maker proposing the same action with the same payload for
+    the same loan while the first proposal is still pending gets that proposal back (a
+    double-click or a retried request must not give the checker two to approve, which could
+    apply a waiver twice)."""
     _validate(action, payload)
     with platform.uow(maker) as uow:
         if repository(platform, uow).record(loan_id) is None:
             raise NotFound(f"loan {loan_id} does not exist")
+        pending = uow.connection.execute(
+            select(tables.approvals.c.id).where(
+                tables.approvals.c.loan_id == loan_id, tables.approvals.c.action == action,
+                tables.approvals.c.maker == maker, tables.approvals.c.status == "pending",
+                tables.approvals.c.payload == to_json(payload))
+            .order_by(tables.approvals.c.recorded_at).limit(1)).scalar_one_or_none()
+        if pending is not None:
+            return Approval(str(pending), action, loan_id, payload, maker, None, "pending")
         approval_id = "apr-" + uuid.uuid4().hex[:20]
         uow.connection.execute(insert(tables.approvals).values(
             id=approval_id, action=action, loan_id=loan_id, payload=to_json(payload),
