@@ -87,6 +87,31 @@ def test_repeats_within_one_batch_make_one_alert(platform: Platform, loan: str) 
     assert alert["repeats"] == 2 and alert["last_signal_id"] > alert["signal_id"]
 
 
+def test_two_batches_at_the_same_moment_raise_one_alert(platform: Platform, loan: str) -> None:
+    import threading
+
+    rounds = 6
+    for _ in range(rounds):
+        gate = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def send(gate: threading.Barrier = gate, errors: list[BaseException] = errors) -> None:
+            try:
+                gate.wait(5)
+                signal_service.ingest(platform, "gateway", [debit_failed(loan)])
+            except BaseException as exc:  # reported below, not lost in the thread
+                errors.append(exc)
+
+        workers = [threading.Thread(target=send) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+        assert errors == []
+    [alert] = alert_service.list_alerts(platform, loan_id=loan)
+    assert alert["repeats"] == 2 * rounds - 1 and count(platform, signals) == 2 * rounds
+
+
 def test_a_redelivered_signal_is_recognised_by_its_external_id(
         platform: Platform, loan: str) -> None:
     message = debit_failed(loan, external_id="bank-7781")

@@ -207,6 +207,15 @@ def ingest_in(uow: UnitOfWork, platform: Platform, parsed: Sequence[tuple[int, S
             to_store.append((index, signal))
     if not to_store:
         return
+    alerted = sorted({s.loan_id for _, s in to_store})
+    # Two batches for the same loan at the same moment must not both see "no alert yet" and
+    # raise two. On PostgreSQL each locks its loans' rows, in id order, before its insert
+    # (whose foreign-key check would otherwise share-lock them first and let two batches
+    # deadlock) until it commits; SQLite's single writer already serialises them.
+    for start in range(0, len(alerted), 1000):
+        conn.execute(select(tables.loans.c.id).where(
+            tables.loans.c.id.in_(alerted[start:start + 1000])
+        ).order_by(tables.loans.c.id).with_for_update())
 
     stored = conn.execute(
         insert(signals).returning(signals.c.id, sort_by_parameter_order=True),
@@ -217,7 +226,7 @@ def ingest_in(uow: UnitOfWork, platform: Platform, parsed: Sequence[tuple[int, S
     ).scalars().all()
 
     rules = current_rules(conn, engine_key(platform))
-    last = _last_alerts(conn, sorted({s.loan_id for _, s in to_store}))
+    last = _last_alerts(conn, alerted)
     new_alerts: list[dict[str, Any]] = []
     repeats: list[tuple[int, int]] = []  # (alert id or -(position in new_alerts)-1, signal id)
     for (index, signal), signal_id in zip(to_store, stored, strict=True):
