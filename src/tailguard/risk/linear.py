@@ -19,7 +19,7 @@ import pandas as pd
 
 from tailguard.risk.binning import FloatArray
 from tailguard.risk.features import FeatureSpec, is_missing
-from tailguard.risk.scorecard import sigmoid
+from tailguard.risk.logistic import sigmoid
 
 MISSING_CATEGORY = "(missing)"
 

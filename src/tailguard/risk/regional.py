@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tailguard.risk.scorecard import logit, sigmoid
+from tailguard.risk.logistic import logit, sigmoid
 
 FloatArray = npt.NDArray[np.float64]
 PRIOR_STRENGTHS = np.logspace(0, 6, 241)

@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from tailguard.risk.binning import Binning, FloatArray
+from tailguard.risk.logistic import logit, sigmoid
 from tailguard.risk.reasons import Reason, label
 
 
@@ -61,15 +62,6 @@ class Platt:
 
     def __call__(self, p: npt.ArrayLike) -> FloatArray:
         return sigmoid(self.logit(p))
-
-
-def logit(p: npt.ArrayLike) -> FloatArray:
-    q = np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9)
-    return np.asarray(np.log(q / (1 - q)), dtype=np.float64)
-
-
-def sigmoid(z: npt.ArrayLike) -> FloatArray:
-    return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64))), dtype=np.float64)
 
 
 def fit_platt(p: npt.ArrayLike, y: npt.NDArray[np.int64]) -> Platt:
