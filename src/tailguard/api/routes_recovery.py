@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Header, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailguard.api.deps import PlatformDep, allow
@@ -25,8 +25,11 @@ from tailguard.infra.auth import Role, TokenClaims
 from tailguard.money.amount import AmountError, parse_major
 from tailguard.services import (
     recovery_cases,
+    recovery_disposal,
     recovery_legal,
+    recovery_next_action,
     recovery_partners,
+    recovery_reports,
     recovery_strategies,
     recovery_work,
 )
@@ -173,6 +176,31 @@ class WriteOffIn(_Strict):
     reason: Text200
 
 
+class StorageIn(_Strict):
+    location: Text200
+    daily_fee: Annotated[str, Field(max_length=20)] = "0"
+
+
+class DocumentIn(_Strict):
+    content_type: Literal["application/pdf", "image/jpeg", "image/png"]
+    data_base64: str
+
+
+class AppraisalIn(_Strict):
+    appraised_value: Annotated[str, Field(max_length=20)]
+    appraiser: Annotated[str, Field(min_length=1, max_length=120)]
+    appraised_on: date
+    document: DocumentIn | None = None
+
+
+class SaleIn(_Strict):
+    buyer: Annotated[str, Field(min_length=1, max_length=120)]
+    price: Annotated[str, Field(max_length=20)]
+    fees: Annotated[str, Field(max_length=20)] = "0"
+    propose_write_off: bool = False
+    write_off_reason: Text200 | None = None
+
+
 # -- cases -----------------------------------------------------------------------------------
 @router.get("/cases")
 def list_cases(
@@ -244,8 +272,33 @@ def assign(case_id: CaseId, body: AssignIn, platform: PlatformDep,
 def next_case(platform: PlatformDep,
               user: Annotated[TokenClaims, Depends(allow(R.COLLECTOR, R.TEAM_LEAD))]
               ) -> dict[str, Any]:
-    """Who to call next and why, with the contact policy's answer for calling now."""
-    return recovery_work.next_case(platform, _actor(user))
+    """Who to call next and why, with the contact policy's answer for calling now, and the
+    case's next best action (actions allowed now ranked by expected recovery net of cost)."""
+    actor = _actor(user)
+    answer = recovery_work.next_case(platform, actor)
+    if answer.get("case"):
+        answer["next_best_action"] = recovery_next_action.for_case(
+            platform, actor, int(answer["case"]["id"]))
+    return answer
+
+
+@router.get("/cases/{case_id}/next-action")
+def next_action(case_id: CaseId, platform: PlatformDep,
+                user: Annotated[TokenClaims, Depends(allow(*WORKERS, R.RISK))]
+                ) -> dict[str, Any]:
+    """The case's candidate actions, allowed now or not (and why), ranked by value."""
+    return recovery_next_action.for_case(platform, _actor(user), case_id)
+
+
+@router.get("/reports")
+def reports(platform: PlatformDep,
+            user: Annotated[TokenClaims, Depends(allow(R.TEAM_LEAD, R.RISK, R.COMPLIANCE,
+                                                        R.ADMINISTRATOR))],
+            from_: Annotated[date | None, Query(alias="from")] = None,
+            to: date | None = None) -> dict[str, Any]:
+    """Roll and cure rates, promise-kept and right-party contact rates, recovery and cost by
+    team, agency and region, balloon clearance, for the period (default the last year)."""
+    return recovery_reports.collections_report(platform, from_, to)
 
 
 @router.get("/collectors/scores")
@@ -392,3 +445,48 @@ def write_off(case_id: CaseId, body: WriteOffIn, platform: PlatformDep,
     """Propose a write-off; another person approves it through /approvals (maker-checker)."""
     return recovery_legal.propose_write_off(platform, _actor(user), case_id, body.loan_id,
                                             body.reason)
+
+
+# -- disposal of a repossessed vehicle ---------------------------------------------------
+@router.get("/cases/{case_id}/disposal")
+def disposal(case_id: CaseId, platform: PlatformDep,
+             user: Annotated[TokenClaims, Depends(allow(*LEGAL, R.RISK, R.COMPLIANCE))]
+             ) -> dict[str, Any]:
+    return recovery_disposal.describe(platform, _actor(user), case_id)
+
+
+@router.post("/cases/{case_id}/disposal/storage")
+def disposal_storage(case_id: CaseId, body: StorageIn, platform: PlatformDep,
+                     user: Annotated[TokenClaims, Depends(allow(*LEGAL))]) -> dict[str, Any]:
+    """Where the repossessed vehicle is kept and its storage fee a day (yuan)."""
+    return recovery_disposal.record_storage(platform, _actor(user), case_id, body.location,
+                                            _fen(body.daily_fee, "daily_fee"))
+
+
+@router.post("/cases/{case_id}/disposal/appraisal")
+def disposal_appraisal(case_id: CaseId, body: AppraisalIn, platform: PlatformDep,
+                       user: Annotated[TokenClaims, Depends(allow(*LEGAL))]
+                       ) -> dict[str, Any]:
+    document = None
+    if body.document is not None:
+        try:
+            document = (base64.b64decode(body.document.data_base64, validate=True),
+                        body.document.content_type)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidInput.one("document.data_base64", "invalid", "base64") from exc
+    return recovery_disposal.record_appraisal(
+        platform, _actor(user), case_id, _fen(body.appraised_value, "appraised_value"),
+        body.appraiser, body.appraised_on, document)
+
+
+@router.post("/cases/{case_id}/disposal/sale", status_code=status.HTTP_201_CREATED)
+def disposal_sale(case_id: CaseId, body: SaleIn, platform: PlatformDep,
+                  key: Annotated[str, Header(alias="Idempotency-Key", min_length=8,
+                                             max_length=120)],
+                  user: Annotated[TokenClaims, Depends(allow(*LEADS))]) -> dict[str, Any]:
+    """Sell the appraised vehicle once; the net proceeds settle the loan through the ledger,
+    a surplus is owed to the borrower, a shortfall stays owed (or is proposed for write-off)."""
+    return recovery_disposal.sell(
+        platform, _actor(user), case_id, body.buyer, _fen(body.price, "price"),
+        _fen(body.fees, "fees"), key, propose_write_off=body.propose_write_off,
+        write_off_reason=body.write_off_reason)

@@ -14,6 +14,7 @@ import click
 
 from tailguard.cli.application import application
 from tailguard.cli.calculator import schedule
+from tailguard.cli.collections import collections
 from tailguard.cli.compliance import compliance
 from tailguard.cli.contracts import contract
 from tailguard.cli.errors import OneLineErrorGroup
@@ -55,3 +56,4 @@ main.add_command(risk)
 main.add_command(application)
 main.add_command(notify)
 main.add_command(signals)
+main.add_command(collections)

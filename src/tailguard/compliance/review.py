@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from tailguard.compliance import checks as _checks  # noqa: F401  (registers the checks)
+from tailguard.compliance import recovery_checks as _recovery_checks  # noqa: F401
 from tailguard.compliance.registry import REGISTRY, Check, CheckContext, Finding, Registry
 from tailguard.infra.document_store import DocumentStore, document_store_from_settings
 from tailguard.services.platform import Platform

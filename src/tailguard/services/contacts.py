@@ -38,6 +38,7 @@ from tailguard.infra.db.tables_engagement import (
     contact_profiles,
     contact_settings,
 )
+from tailguard.infra.db.tables_recovery import recovery_cases, recovery_promises
 from tailguard.infra.db.uow import UnitOfWork
 from tailguard.services.platform import Platform
 
@@ -251,6 +252,16 @@ def _facts(conn: Connection, subject: _Subject, command: ContactCommand,
                    c.outcome.in_(_COUNTED), person)
         ).scalar_one())
 
+    # An open promise to pay on the borrower's case: a profile may pause collection contacts
+    # until its due day (`promise_pauses_collection`); judged promises no longer count.
+    promise_open_until = conn.execute(
+        select(func.max(recovery_promises.c.due_on))
+        .select_from(recovery_promises.join(
+            recovery_cases, recovery_cases.c.id == recovery_promises.c.case_id))
+        .where(recovery_cases.c.borrower_id == subject.borrower_id,
+               recovery_promises.c.status == "open", recovery_promises.c.due_on >= today)
+    ).scalar_one_or_none()
+
     return ContactFacts(
         call_attempts_last_7_days=int(recent[0]),
         connected_calls_today=int(recent[1]),
@@ -267,6 +278,7 @@ def _facts(conn: Connection, subject: _Subject, command: ContactCommand,
         consented=frozenset(consented),
         quiet_hours_consent=quiet_consent,
         dispute_open=dispute,
+        promise_open_until=promise_open_until,
     )
 
 

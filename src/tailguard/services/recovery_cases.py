@@ -11,7 +11,9 @@ statements whatever the portfolio size:
    INSERT … SELECT), and the delinquent loans are linked to their borrower's case;
 4. the active strategy is assigned to every delinquent loan of an open case (numpy), and each
    case takes its worst loan's segment, step and next step, its overdue total and priority;
-5. cases are routed to teams and collectors (services/recovery_work.py).
+5. cases are routed to teams and collectors (services/recovery_work.py);
+6. cases at the strategy's agency-placement step are placed with the best-scoring agency
+   covering their region with room (services/recovery_placement.py).
 
 Every contact made from a case goes through `services.contacts` (the conduct guard), in the same
 unit of work as the case's history row.
@@ -375,7 +377,7 @@ def summarise(conn: Connection, loaded: recovery_strategies.Loaded,
 
 def recovery_eod(platform: Platform, as_of: date) -> dict[str, Any]:
     """The collections part of the end of day for `as_of` (after the nightly ageing)."""
-    from tailguard.services import recovery_work  # it imports this module
+    from tailguard.services import recovery_placement, recovery_work  # they import this module
 
     with platform.uow(EOD_ACTOR) as uow:
         conn = uow.connection
@@ -386,9 +388,10 @@ def recovery_eod(platform: Platform, as_of: date) -> dict[str, Any]:
         loaded, result = recovery_strategies.assign_open_cases(conn, as_of)
         summarised = summarise(conn, loaded, result, as_of)
         routed = recovery_work.route_cases(conn, as_of, now)
+        placed = recovery_placement.place_due_cases(conn, as_of, now)
         report = {"as_of": as_of, "opened": opened, "closed": closed, "promises": promises,
                   "loans_assigned": len(loaded.loans), "cases_updated": summarised,
-                  "routed": routed}
+                  "routed": routed, "placed": placed}
         uow.audit("recovery.eod", "eod", as_of.isoformat(), report)
         uow.emit("CollectionsDayDone", None, report, as_of)
         uow.commit()

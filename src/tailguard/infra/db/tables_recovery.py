@@ -221,3 +221,34 @@ recovery_legal = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Index("ix_recovery_legal_case", "case_id", "id"),
 )
+
+recovery_disposals = Table(
+    "recovery_disposals", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("recovery_cases.id"), nullable=False),
+    Column("loan_id", String(40), ForeignKey("loans.id"), nullable=False),
+    Column("status", String(12), nullable=False),  # stored, appraised, sold
+    Column("storage_location", String(200), nullable=False),
+    Column("storage_daily_fee_fen", Fen, nullable=False),
+    Column("stored_on", Date, nullable=False),
+    Column("appraised_value_fen", Fen, nullable=True),
+    Column("appraiser", String(120), nullable=True),
+    Column("appraised_on", Date, nullable=True),
+    Column("appraisal_document", String(300), nullable=True),  # document-store key
+    Column("buyer", String(120), nullable=True),
+    Column("sale_price_fen", Fen, nullable=True),
+    Column("sale_fees_fen", Fen, nullable=True),
+    Column("storage_fees_fen", Fen, nullable=True),
+    Column("sold_on", Date, nullable=True),
+    Column("applied_fen", Fen, nullable=True),
+    Column("surplus_fen", Fen, nullable=True),
+    Column("shortfall_fen", Fen, nullable=True),
+    Column("proceeds_id", String(80), nullable=True),
+    Column("write_off_approval_id", String(40), nullable=True),
+    Column("actor", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("uq_recovery_disposals_loan", "loan_id", unique=True),
+    Index("ix_recovery_disposals_case", "case_id"),
+)
+"""A repossessed vehicle from storage to sale (migration 0010_recovery_disposal): one per loan,
+so a second sale of the same vehicle cannot be recorded."""
