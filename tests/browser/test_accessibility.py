@@ -11,6 +11,7 @@ people from using the page (text that cannot be read, a field without a name).""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -63,6 +64,16 @@ def test_console_pages_pass_the_wcag_aa_audit(page: Any, server: Server) -> None
 
 
 def test_borrower_app_passes_the_wcag_aa_audit(page: Any, server: Server) -> None:
+    # The login asks for a code for the same phone as the other borrower flows; an hour on
+    # either side keeps this test clear of their one-a-minute, five-an-hour limits.
+    server.platform.clock.advance(timedelta(minutes=61))  # type: ignore[attr-defined]
+    try:
+        _borrower_pages(page, server)
+    finally:
+        server.platform.clock.advance(timedelta(minutes=61))  # type: ignore[attr-defined]
+
+
+def _borrower_pages(page: Any, server: Server) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/app/login")
     audit(page, "app login")

@@ -29,6 +29,9 @@ from tailguard.web.common import (
     render,
 )
 from tailguard.web.console import router as console_router
+from tailguard.web.console_collections import router as console_collections_router
+from tailguard.web.console_review import router as console_review_router
+from tailguard.web.console_risk import router as console_risk_router
 
 SECURITY_HEADERS = {
     # Everything is served from here: no CDN, no inline script, no framing.
@@ -58,6 +61,8 @@ def create_web_app(
     app.state.store = store or document_store_from_settings(platform.settings)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(console_router)
+    for screens in (console_review_router, console_collections_router, console_risk_router):
+        app.include_router(screens)
     app.include_router(borrower_router)
 
     @app.middleware("http")

@@ -16,7 +16,13 @@ from tailguard.infra.auth import LoginRateLimiter, LoginThrottled, Role
 from tailguard.infra.db import ledger_repository
 from tailguard.infra.users import authenticate
 from tailguard.money import yuan
-from tailguard.services import contract_documents, dashboard, servicing, transparency
+from tailguard.services import (
+    console_views,
+    contract_documents,
+    dashboard,
+    servicing,
+    transparency,
+)
 from tailguard.services.borrower_portal import uploads_of
 from tailguard.services.documents import ACCOUNT_NAMES, loan_document
 from tailguard.web import charts
@@ -108,6 +114,7 @@ def dashboard_page(request: Request) -> HTMLResponse:
     lang = language(request)
     with platform.engine.connect() as conn:
         board = dashboard.dashboard(conn, platform.today())
+        open_alerts = console_views.open_alerts(conn)
     t_within = {"zh": "{d} 天内", "en": "≤ {d} days"}[lang]
     t_loans = {"zh": "{n} 笔 · ¥{a}", "en": "{n} · ¥{a}"}[lang]
     bars = charts.bar_chart(
@@ -127,7 +134,7 @@ def dashboard_page(request: Request) -> HTMLResponse:
         "map": charts.province_map(figures, lang, title), "buckets": dashboard.BUCKETS,
         "row_totals": row_totals, "heat": charts.heat, "percent": charts.percent,
         "province_name": lambda code: charts.province_name(code, lang),
-        "clearance_days": dashboard.CLEARANCE_DAYS,
+        "clearance_days": dashboard.CLEARANCE_DAYS, "open_alerts": open_alerts,
     })
 
 

@@ -408,3 +408,20 @@ def refusal(language: str, code: str, message: str) -> str:
     if language == "zh":
         return REFUSALS_ZH.get(code, message)
     return message
+
+
+# The console's work screens keep their wording in their own catalogue, merged here so that
+# every screen uses the one `translate` (web/console_messages.py).
+from tailguard.web.console_messages import (  # noqa: E402
+    CONSOLE_FIELD_ERRORS_ZH,
+    CONSOLE_MESSAGES,
+    CONSOLE_REFUSALS_ZH,
+)
+
+for _language, _entries in CONSOLE_MESSAGES.items():
+    for _key, _text in _entries.items():
+        MESSAGES[_language].setdefault(_key, _text)
+for _pair, _text in CONSOLE_FIELD_ERRORS_ZH.items():
+    FIELD_ERRORS_ZH.setdefault(_pair, _text)
+for _code, _text in CONSOLE_REFUSALS_ZH.items():
+    REFUSALS_ZH.setdefault(_code, _text)
