@@ -228,6 +228,13 @@ def _partner(platform: Platform, partner_id: str, provinces: list[str],
         "cost_rate": "0.2", "capacity": 100, "last_assessed_on": assessed, **extra})
 
 
+def test_a_partner_rating_that_is_not_a_number_is_named(platform: Platform) -> None:
+    for wrong in ("NaN", "Infinity", "abc"):
+        with pytest.raises(InvalidInput) as refused:
+            _partner(platform, "AG-X", ["440000"], rating=wrong)
+        assert [e.field for e in refused.value.errors] == ["rating"]
+
+
 def test_an_agency_sees_only_the_cases_placed_with_it(platform: Platform,
                                                       book: dict[str, str]) -> None:
     recovery_eod(platform, DAY)

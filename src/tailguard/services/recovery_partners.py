@@ -36,6 +36,8 @@ def _decimal(errors: list[FieldError], data: dict[str, Any], key: str, low: Deci
         value = Decimal(str(data.get(key, "0")))
     except InvalidOperation:
         value = low - 1
+    if not value.is_finite():  # "NaN" and "Infinity" parse, and NaN cannot be compared
+        value = low - 1
     if not low <= value <= high:
         errors.append(FieldError(key, "out_of_range", f"a number from {low} to {high}"))
         return low
