@@ -123,7 +123,34 @@ MATRIX: dict[tuple[str, str], set[Role]] = {
     ("POST", "/api/v1/collections/cases/{case_id}/repossession/decision"): {R.TEAM_LEAD},
     ("POST", "/api/v1/collections/cases/{case_id}/repossessed"): {R.TEAM_LEAD, R.SERVICING},
     ("POST", "/api/v1/collections/cases/{case_id}/write-off"): {R.TEAM_LEAD, R.SERVICING},
+    ("GET", "/api/v1/collections/cases/{case_id}/next-action"): {R.COLLECTOR, R.TEAM_LEAD,
+                                                                 R.AGENCY, R.RISK},
+    ("GET", "/api/v1/collections/reports"): {R.TEAM_LEAD, R.RISK, R.COMPLIANCE,
+                                             R.ADMINISTRATOR},
+    ("GET", "/api/v1/collections/cases/{case_id}/disposal"): {R.TEAM_LEAD, R.SERVICING, R.RISK,
+                                                              R.COMPLIANCE},
+    ("POST", "/api/v1/collections/cases/{case_id}/disposal/storage"): {R.TEAM_LEAD,
+                                                                       R.SERVICING},
+    ("POST", "/api/v1/collections/cases/{case_id}/disposal/appraisal"): {R.TEAM_LEAD,
+                                                                         R.SERVICING},
+    ("POST", "/api/v1/collections/cases/{case_id}/disposal/sale"): {R.TEAM_LEAD},
 }
+MATRIX.update({  # offers, incentives, treatments (routes_offers.py)
+    ("POST", "/api/v1/loans/{loan_id}/offers"): {R.SERVICING, R.COLLECTOR, R.TEAM_LEAD},
+    ("GET", "/api/v1/loans/{loan_id}/offers"): STAFF | {R.BORROWER},
+    ("GET", "/api/v1/offers/{offer_id}"): STAFF | {R.BORROWER},
+    ("POST", "/api/v1/offers/{offer_id}/send"): {R.SERVICING, R.COLLECTOR, R.TEAM_LEAD},
+    ("POST", "/api/v1/offers/{offer_id}/accept"): {R.SERVICING, R.BORROWER},
+    ("POST", "/api/v1/offers/{offer_id}/decline"): {R.SERVICING, R.COLLECTOR, R.TEAM_LEAD,
+                                                    R.BORROWER},
+    ("POST", "/api/v1/offers/{offer_id}/approval"): {R.SERVICING, R.TEAM_LEAD, R.RISK},
+    ("GET", "/api/v1/incentive-programmes"): {R.RISK, R.COMPLIANCE, R.ADMINISTRATOR,
+                                              R.TEAM_LEAD},
+    ("PUT", "/api/v1/incentive-programmes"): {R.RISK},
+    ("GET", "/api/v1/loans/{loan_id}/incentives"): STAFF | {R.BORROWER},
+    ("GET", "/api/v1/treatments/{programme_id}/read-out"): {R.RISK, R.COMPLIANCE,
+                                                            R.ADMINISTRATOR, R.TEAM_LEAD},
+})
 PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/health")}
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/loans/{loan_id}/payments"): {"amount": "100.00"},
@@ -142,6 +169,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                    "purpose": "collection", "outcome": "no-answer"},
     ("POST", "/api/v1/loans/{loan_id}/messages"): {"template": "due-reminder",
                                                    "channel": "in-app"},
+    ("POST", "/api/v1/loans/{loan_id}/offers"): {"kind": "deferral", "months": 1},
+    ("POST", "/api/v1/collections/cases/{case_id}/disposal/storage"): {"location": "x"},
+    ("POST", "/api/v1/collections/cases/{case_id}/disposal/appraisal"): {
+        "appraised_value": "1000.00", "appraiser": "a", "appraised_on": "2026-01-01"},
+    ("POST", "/api/v1/collections/cases/{case_id}/disposal/sale"): {"buyer": "b",
+                                                                     "price": "1000.00"},
+    ("POST", "/api/v1/offers/{offer_id}/approval"): {"approve": False},
+    ("PUT", "/api/v1/incentive-programmes"): {"definition": {
+        "id": "streak-x", "kind": "on-time-streak", "streak": 3, "amount_fen": 100,
+        "starts_on": "2026-01-01"}},
     ("POST", "/api/v1/applications/{application_id}/override"): {
         "outcome": "approve", "reason": "income confirmed by employer"},
     ("POST", "/api/v1/applications/{application_id}/override/decision"): {"approve": False},
@@ -204,7 +241,8 @@ def test_role_matrix(api: dict[str, Any]) -> None:
     for (method, path), allowed in MATRIX.items():
         url = path.format(loan_id=api["own"], payment_id="pay-x", approval_id="apr-x",
                           application_id="APP-X", decision_id="DEC-X", alert_id="1",
-                          case_id="1", visit_id="1")
+                          case_id="1", visit_id="1", offer_id="off-x",
+                          programme_id="p-x")
         for role in Role:
             headers = auth(api["tokens"][role]) | {"Idempotency-Key": f"key-{role.value}-x"}
             response = client.request(method, url, headers=headers,

@@ -22,6 +22,7 @@ from tailguard.api.routes_contracts import router as contracts_router
 from tailguard.api.routes_engagement import router as engagement_router
 from tailguard.api.routes_loans import router as loans_router
 from tailguard.api.routes_monitoring import router as monitoring_router
+from tailguard.api.routes_offers import router as offers_router
 from tailguard.api.routes_origination import router as origination_router
 from tailguard.api.routes_recovery import router as recovery_router
 from tailguard.errors import Conflict, InvalidInput, NotFound, Refused
@@ -68,6 +69,7 @@ def create_app(platform: Platform, tokens: TokenService | None = None) -> FastAP
     app.include_router(contracts_router)
     app.include_router(engagement_router)
     app.include_router(monitoring_router)
+    app.include_router(offers_router)
     app.include_router(origination_router)
     app.include_router(recovery_router)
 

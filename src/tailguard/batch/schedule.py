@@ -17,7 +17,7 @@ from datetime import timedelta
 from tailguard.batch import eod
 from tailguard.engagement.channels import MessageChannel
 from tailguard.engagement.vocabulary import Channel
-from tailguard.services import notifications, recovery_cases
+from tailguard.services import behavioural_scores, notifications, recovery_cases
 from tailguard.services.platform import Platform
 
 log = logging.getLogger("tailguard.schedule")
@@ -44,8 +44,21 @@ class DailyEndOfDay:
         if report.days:
             log.info("end of day to %s: %d day(s), %d loan-days", yesterday, len(report.days),
                      report.loans)
+        if report.days:  # behavioural scores first: the strategies band them, rules read them
+            try:
+                behavioural_scores.refresh_scores(self.platform, yesterday)
+            except Exception:  # collections still run, on the scores of the day before
+                log.exception("behavioural scores for %s failed", yesterday)
         if report.days:  # collections for the day just aged: promises, cases, strategies, queues
             recovery_cases.recovery_eod(self.platform, yesterday)
+        if report.days:  # treatments: offers lapse or follow their approval; incentives earned
+            from tailguard.services import incentives, offers
+
+            offers.offers_end_of_day(self.platform, yesterday)
+            awarded = incentives.evaluate_incentives(self.platform, yesterday)
+            if awarded.awarded:
+                log.info("incentives: %d award(s), %d fen, for %s", awarded.awarded,
+                         awarded.amount_fen, yesterday)
         # Reminders read the books the end of day just aged; a rerun for the day queues nothing.
         queued = notifications.queue_due_reminders(self.platform, self.platform.today())
         if queued.new:

@@ -193,3 +193,149 @@ def report(model_dir: Path, data: Path, as_json: bool) -> None:
                    f"bad rate {p['bad_rate']:.2%}  calibration error {p['calibration_error']:.4f}")
     for name, part in result.get("calibration_by_region", {}).items():
         click.echo(f"calibration by region ({name}): mean |observed - PD| {part['error']:.5f}")
+
+
+# -- behavioural models ---------------------------------------------------------------------
+@risk.command("train-behavioural")
+@click.option("--loans", default=2000, show_default=True, type=click.IntRange(50, 100_000))
+@click.option("--months", default=30, show_default=True, type=click.IntRange(12, 120))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--cutoff", default=None, metavar="YYYY-MM-DD",
+              help="Train on outcomes known by this day, test on observations from it on "
+                   "[default: the day 70 % of the observations were made by].")
+@click.option("--work", "work", default=None, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the simulation's database (a rerun resumes there) "
+                   "[default: OUT/simulation].")
+@click.option("--json", "as_json", is_flag=True)
+@reports_errors(field_options={"cutoff": "--cutoff", "loans": "--loans"})
+def train_behavioural(loans: int, months: int, seed: int, out: Path, cutoff: str | None,
+                      work: Path | None, as_json: bool) -> None:
+    """Simulate a portfolio and train the behavioural models on its history (dpd30-90d:
+    30+ DPD within 90 days; balloon-30d: balloon not settled within 30 days), time-split."""
+    from datetime import date
+
+    from tailguard.simulation import session
+    from tailguard.simulation.behavioural_training import train_all
+    from tailguard.simulation.config import SimulationConfig
+
+    cut = None
+    if cutoff is not None:
+        try:
+            cut = date.fromisoformat(cutoff)
+        except ValueError:
+            raise InvalidInput.one("cutoff", "invalid_date", f"{cutoff!r} is not a date") from None
+    folder = work or out / "simulation"
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {"TAILGUARD_DOCUMENT_ROOT": str(folder / "documents"),
+           "TAILGUARD_NOTARY": f"folder:{folder / 'notary'}"}
+    if not as_json:
+        click.echo(f"simulating {loans} loans x {months} months (seed {seed}) ...", err=True)
+    outcome = session.run(SimulationConfig(loans, months, seed),
+                          f"sqlite:///{folder / 'simulation.db'}", session.DEFAULT_START,
+                          env=env, issue_contracts=False)
+    source = {"simulation": {"loans": loans, "months": months, "seed": seed,
+                             "start": session.DEFAULT_START.isoformat()}}
+    try:
+        manifests = train_all(outcome.platform, outcome.simulation.state, out, source,
+                              seed=0, cutoff=cut)
+    except ValueError as error:
+        raise InvalidInput.one("loans", "too_few_bads", str(error)) from error
+    if as_json:
+        click.echo(json.dumps(manifests, ensure_ascii=False, indent=1, default=str))
+        return
+    for name, manifest in manifests.items():
+        held = manifest["metrics"]["held_out"]
+        click.echo(f"{name} {manifest['version']}: trained on {manifest['training']['rows']} "
+                   f"rows to {manifest['metrics']['cutoff']}; held out {held['rows']} rows, "
+                   f"{held['bads']} bad: AUC {held['auc']}, KS {held['ks']}")
+
+
+@risk.command("refresh-scores")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
+              help="Business day the scores are as of [default: yesterday, the last end of day].")
+@click.option("--json", "as_json", is_flag=True)
+@reports_errors(field_options={"as_of": "--as-of"})
+def refresh_scores(as_of: str | None, as_json: bool) -> None:
+    """Score the active loans with the behavioural models and store the scores (the end of
+    day inside `tailguard serve` does this after each day)."""
+    from datetime import timedelta
+
+    from tailguard.cli.operations import parse_day, platform
+    from tailguard.services.behavioural_scores import refresh_scores as refresh
+
+    plat = platform()
+    day = parse_day(as_of, "as_of", plat.today() - timedelta(days=1))
+    report = refresh(plat, day)
+    doc = report.to_dict()
+    if as_json:
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        return
+    click.echo(f"behavioural scores as of {doc['as_of']}: "
+               + ", ".join(f"{m} {n} loans ({report.versions[m]})"
+                           for m, n in report.scored.items())
+               + f" in {doc['seconds']:.1f} s")
+
+
+@risk.command("monitor")
+@click.option("--model", "model_dir", required=True,
+              type=click.Path(path_type=Path, file_okay=False))
+@click.option("--reference", "reference", required=True,
+              type=click.Path(path_type=Path, dir_okay=False), help="Reference period (CSV).")
+@click.option("--current", "current", required=True,
+              type=click.Path(path_type=Path, dir_okay=False), help="Current period (CSV).")
+@click.option("--region-column", default=None,
+              help="Column naming each row's region (province) [default: the model's].")
+@click.option("--min-rows", default=30, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True)
+@reports_errors(field_options={**FIELD_OPTIONS, "reference": "--reference",
+                               "current": "--current"})
+def monitor(model_dir: Path, reference: Path, current: Path, region_column: str | None,
+            min_rows: int, as_json: bool) -> None:
+    """Monitoring between two periods: PSI of the score and every variable, AUC, KS and
+    calibration, overall and by region (when the files have the target and region columns)."""
+    from tailguard.risk.features import encode_target
+    from tailguard.risk.monitoring import compare_periods
+    from tailguard.risk.registry import load_model
+
+    registered = load_model(model_dir)
+    model = registered.model
+    column = region_column or registered.region_column
+    frames = [_read_csv(path, [column] if column else None) for path in (reference, current)]
+    training = registered.manifest["training"]
+    target = training.get("target")
+    ys: list[Any] = []
+    regions: list[Any] = []
+    for frame in frames:
+        ys.append(encode_target(frame[target], training.get("bad_value"))
+                  if target in frame.columns else None)
+        regions.append(frame[column].fillna("").astype(str).to_numpy(dtype=object)
+                       if column and column in frame.columns else None)
+    result = compare_periods(model, model.prepare(frames[0]), model.prepare(frames[1]),
+                             y_reference=ys[0], y_current=ys[1],
+                             regions_reference=regions[0], regions_current=regions[1],
+                             min_rows=min_rows)
+    result = {"model": registered.manifest["version"], **result}
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+        return
+    overall = result["overall"]
+    s = overall["score"]
+    click.echo(f"model {result['model']}: {overall['rows_reference']} reference rows, "
+               f"{overall['rows_current']} current rows; score PSI {s['psi']:.4f} "
+               f"({s['status']})")
+    for key in ("reference", "current"):
+        if key in overall:
+            p = overall[key]
+            click.echo(f"  {key}: bad rate {p['bad_rate']}, mean PD {p['mean_pd']}, AUC "
+                       f"{p['auc']}, KS {p['ks']}, calibration gap {p['calibration_gap']}")
+    for v in overall["variables"][:8]:
+        click.echo(f"  {v['variable']:<28} PSI {v['psi']:.4f} {v['status']}")
+    for r in result.get("by_region", []):
+        if "score" not in r:
+            continue
+        cur = r.get("current", {})
+        click.echo(f"  region {r['region']}: {r['rows_reference']}/{r['rows_current']} rows, "
+                   f"score PSI {r['score']['psi']:.4f} {r['score']['status']}, AUC "
+                   f"{cur.get('auc')}, KS {cur.get('ks')}, calibration gap "
+                   f"{cur.get('calibration_gap')}")

@@ -22,6 +22,8 @@ Flows and their account pairs (debit / credit):
 | applied:proceeds:c | collateral held | c receivable |
 | to_credit:s (cash, conversion, proceeds) | source account of s | borrower credit balance |
 | waived:c | waiver expense | c receivable |
+| applied:incentive:c | incentive expense | c receivable |
+| to_credit:incentive | incentive expense | borrower credit balance |
 
 Cash itself is posted when it arrives (Dr cash / Cr unapplied receipts) and reversed when a
 payment bounces; the application flows then clear unapplied receipts to zero.
@@ -52,6 +54,10 @@ BORROWER_PAYABLE = "2244.payable"
 over the debt it settled (trade-in or return), until it is paid out or carried to the next
 car."""
 WAIVER_EXPENSE = "6711.waiver"
+INCENTIVE_EXPENSE = "6721.incentive"
+"""What incentive programmes cost (rebates, cash back): an award is a non-cash payment from
+this account (`Channel.INCENTIVE`), so the replay applies it like any payment, to what is
+due or else to the borrower's credit balance, and the books follow."""
 
 RECEIVABLE = {
     Component.PRINCIPAL: PRINCIPAL_RECEIVABLE,
@@ -64,12 +70,13 @@ INCOME = {
     Component.PENALTY: PENALTY_INCOME,
     Component.FEE: FEE_INCOME,
 }
-SOURCES = ("cash", "credit", "conversion", "proceeds")
+SOURCES = ("cash", "credit", "conversion", "proceeds", "incentive")
 SOURCE_ACCOUNT = {
     "cash": UNAPPLIED_RECEIPTS,
     "credit": CREDIT_BALANCE,
     "conversion": PRINCIPAL_RECEIVABLE,
     "proceeds": COLLATERAL_HELD,
+    "incentive": INCENTIVE_EXPENSE,
 }
 
 
@@ -81,6 +88,8 @@ def _source(payment_id: str, channels: Mapping[str, Channel]) -> str:
         return "conversion"
     if channel is Channel.VEHICLE_PROCEEDS:
         return "proceeds"
+    if channel is Channel.INCENTIVE:
+        return "incentive"
     return "cash"
 
 

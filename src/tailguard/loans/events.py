@@ -37,10 +37,12 @@ class Channel(Enum):
     """The appraised value of a returned or traded-in vehicle, applied to the debt."""
     RESTRUCTURE = "restructure"
     """Arrears converted into a new schedule version (non-cash)."""
+    INCENTIVE = "incentive"
+    """A rebate or cash back the lender grants (non-cash: its cost is an expense)."""
 
     @property
     def is_cash(self) -> bool:
-        return self not in (Channel.RESTRUCTURE, Channel.VEHICLE_PROCEEDS)
+        return self not in (Channel.RESTRUCTURE, Channel.VEHICLE_PROCEEDS, Channel.INCENTIVE)
 
 
 @dataclass(frozen=True)

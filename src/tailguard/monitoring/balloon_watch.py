@@ -18,8 +18,10 @@ explainable to the servicing team and easy to replace:
 
 The coefficients are a prior, not a fit: with no history the chance is 17 % at zero equity and
 9 % at 30 % equity; three late instalments, the worst 30 days late, put it near 45 % at 30 %
-equity. They are to be replaced by the behavioural model's fitted probability once one is
-registered.
+equity. The fitted probability replaces them wherever the behavioural model `balloon-30d`
+(risk.behavioural, trained on the simulator's balloons) has scored the loan: the end of day
+stores its scores (services.behavioural_scores) and the watch passes the latest one in as
+`behaviour_score`; the prior stays the fallback for loans not scored yet.
 """
 
 from __future__ import annotations

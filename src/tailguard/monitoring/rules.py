@@ -47,7 +47,11 @@ LOAN_FEATURES = {
     "cross_region": "residence or ID registration in another province than servicing (bool)",
     "balloon_days_left": "days until the balloon falls due; missing without a balloon (int)",
     "balloon_fen": "the balloon amount in fen (int)",
-    "behaviour_score": "behavioural probability of going bad, 0-1 (missing without a model)",
+    "behaviour_score": "behavioural probability of reaching 30+ DPD within 90 days, 0-1: the "
+                       "latest stored dpd30-90d score (missing until the loan is scored)",
+    "behaviour_band": "band of that score, A (best) to E (str; missing until scored)",
+    "balloon_risk": "behavioural chance the balloon is not settled within 30 days of its due "
+                    "date, 0-1: the latest balloon-30d score (missing outside the 120 days)",
     "status": "loan status: active, closed … (str)",
 }
 SIGNAL_FIELDS = {"kind", "source"} | {name for spec in ATTRIBUTES.values() for name in spec}

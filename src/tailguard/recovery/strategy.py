@@ -322,7 +322,9 @@ class Delinquent:
     dpd: NDArray[np.int64]
     bucket: NDArray[Any]
     score: NDArray[np.float64]
-    """Behavioural score; NaN when the loan has none."""
+    """Behavioural score (600 at 50:1 odds, 20 points to double them): a score set for
+    collections, else the latest `dpd30-90d` score the end of day stored
+    (services.recovery_strategies.load_delinquent); NaN when the loan has none."""
     province: NDArray[Any]
     balloon_stage: NDArray[Any]
     cross_region: NDArray[np.bool_]

@@ -36,6 +36,7 @@ import pandas as pd
 from tailguard.risk.binning import Binning, FloatArray, fit_binning
 from tailguard.risk.features import FeatureSpec, prepare
 from tailguard.risk.linear import LinearModel, fit_linear
+from tailguard.risk.logistic import sigmoid
 from tailguard.risk.reasons import Reason
 from tailguard.risk.scorecard import (
     Platt,
@@ -43,7 +44,6 @@ from tailguard.risk.scorecard import (
     Scorecard,
     fit_platt,
     fit_scorecard_regression,
-    sigmoid,
 )
 
 MEMBERS = ("champion", "challenger", "forest", "linear")

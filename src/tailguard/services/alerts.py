@@ -25,6 +25,8 @@ from tailguard.monitoring import balloon_watch as watch
 from tailguard.monitoring.lifecycle import AlertAction, AlertStatus, Resolution, next_status
 from tailguard.monitoring.rules import load_rules_text, parse_rules
 from tailguard.monitoring.signals import SignalKind
+from tailguard.risk.behavioural_models import BALLOON_MODEL
+from tailguard.services import behavioural_scores
 from tailguard.services import signals as signal_service
 from tailguard.services.platform import Platform
 
@@ -233,7 +235,11 @@ def balloon_watch(platform: Platform, as_of: date | None = None, *, stage: int |
     worst = np.fromiter((history.get(r.id, (0, 0))[0] for r in rows), np.int64, n)
     late_count = np.fromiter((history.get(r.id, (0, 0))[1] for r in rows), np.int64, n)
     equity = watch.equity_share(watch.vehicle_value_fen(price, age), owed)
-    chance = watch.chance_not_settled(worst, late_count, dpd, equity)
+    with platform.engine.connect() as conn:  # the fitted balloon model, where it has scored
+        stored = behavioural_scores.latest_scores(conn, ids, BALLOON_MODEL, on_or_before=day)
+    fitted = np.fromiter((stored[r.id]["pd"] if r.id in stored else np.nan for r in rows),
+                         np.float64, n)
+    chance = watch.chance_not_settled(worst, late_count, dpd, equity, fitted)
     stages = watch.stage_of(days_left)
     out: list[dict[str, Any]] = []
     for position in watch.rank(chance, days_left).positions:
@@ -248,7 +254,8 @@ def balloon_watch(platform: Platform, as_of: date | None = None, *, stage: int |
                     "late_instalments": int(late_count[position]),
                     "equity_share": round(float(equity[position]), 4),
                     "chance_not_settled": round(float(chance[position]), 4),
-                    "model": "balloon-watch-prior"})
+                    "model": (f"{BALLOON_MODEL}:{stored[r.id]['model_version']}"
+                              if r.id in stored else "balloon-watch-prior")})
         if len(out) >= limit:
             break
     return out

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from tailguard.engagement.offers import plan_arrears, plan_deferral
 from tailguard.errors import InvalidInput, NotFound, Refused
 from tailguard.infra.db import ledger_repository as ledger
 from tailguard.infra.db import tables
@@ -29,7 +30,10 @@ from tailguard.services.platform import Platform
 from tailguard.services.servicing import apply_change_in, repository
 
 WRITE_OFF_EXPENSE = "6701.write-off"
-ACTIONS = ("waive", "write-off", "restructure", "refinance", "extend")
+ACTIONS = ("waive", "write-off", "restructure", "refinance", "extend", "defer", "arrears-plan")
+"""`defer` and `arrears-plan` apply the offer rules of engagement/offers.py (a deferral, the
+arrears spread over the instalments ahead with the balloon kept) once a checker approves."""
+ADDENDUM_REASON = {"defer": "extend", "arrears-plan": "restructure"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def _validate(action: str, payload: dict[str, Any]) -> None:
             raise InvalidInput.one("component", "unknown", "must be penalty, interest or fee")
         if not isinstance(payload.get("amount_fen"), int) or payload["amount_fen"] <= 0:
             raise InvalidInput.one("amount", "not_positive", "must be more than zero")
-    if action in ("restructure", "refinance", "extend"):
+    if action in ("restructure", "refinance", "extend", "defer"):
         months = payload.get("months")
         if not isinstance(months, int) or months < 1:
             raise InvalidInput.one("months", "not_positive", "must be a whole number of months")
@@ -120,8 +124,16 @@ def _change(action: str, payload: dict[str, Any], today: date, approval_id: str)
             bool(payload.get("guarantor_consent")), approval_id,
         ).apply(account)
 
+    def defer(account: LoanAccount) -> LoanAccount:
+        return plan_deferral(account, today, payload["months"],
+                             max(payload["months"], 1)).apply(account)
+
+    def arrears_plan(account: LoanAccount) -> LoanAccount:
+        return apply_restructure(account, plan_arrears(account, today, payload.get("months"),
+                                                       approval_id))
+
     return {"waive": waive, "restructure": restructure, "refinance": refinance,
-            "extend": extend}[action]
+            "extend": extend, "defer": defer, "arrears-plan": arrears_plan}[action]
 
 
 def decide(platform: Platform, checker: str, approval_id: str, approve: bool) -> Approval:
@@ -153,9 +165,10 @@ def decide(platform: Platform, checker: str, approval_id: str, approve: bool) ->
                   {"approval": approval_id, "action": approval.action,
                    "maker": approval.maker})
         uow.commit()
-    if approve and approval.action in ("restructure", "refinance", "extend"):
+    if approve and approval.action in ("restructure", "refinance", "extend", *ADDENDUM_REASON):
         # The addendum documents the committed change (services/contract_documents.py).
-        contract_documents.issue_addendum(platform, checker, approval.loan_id, approval.action)
+        contract_documents.issue_addendum(platform, checker, approval.loan_id,
+                                          ADDENDUM_REASON.get(approval.action, approval.action))
     return Approval(approval.approval_id, approval.action, approval.loan_id, approval.payload,
                     approval.maker, checker, status)
 

@@ -27,6 +27,7 @@ ACCOUNT_NAMES = {
     "6021.fee": "手续费收入 fee income",
     "6701.write-off": "核销损失 write-off expense",
     "6711.waiver": "减免支出 waiver expense",
+    "6721.incentive": "客户激励支出 incentive expense",
 }
 
 

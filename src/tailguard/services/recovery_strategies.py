@@ -32,6 +32,8 @@ from tailguard.infra.db.uow import to_json
 from tailguard.recovery.strategy import DEFAULT_STRATEGY, Assignment, Delinquent, Strategy, assign
 from tailguard.recovery.uplift import uplift
 from tailguard.recovery.vocabulary import BalloonStage
+from tailguard.risk.behavioural_models import DPD30_MODEL
+from tailguard.services import behavioural_scores
 from tailguard.services.platform import Platform
 
 BALLOON_APPROACH_DAYS = 90
@@ -154,7 +156,19 @@ def load_delinquent(conn: Connection, as_of: date) -> Loaded:
         .where(loans.c.status == "active", state.c.dpd > 0, state.c.paid_off.is_(False))
         .order_by(loans.c.id)
     ).all()
-    return columns_from_rows(rows, as_of)
+    loaded = columns_from_rows(rows, as_of)
+    # A loan without a score set for collections gets its latest behavioural score (the
+    # dpd30-90d model the end of day refreshes), so the strategies' score bands have data.
+    score = loaded.loans.score
+    unscored = [str(x) for x in loaded.loans.loan_id[np.isnan(score)]]
+    if unscored:
+        stored = behavioural_scores.latest_scores(conn, unscored, DPD30_MODEL,
+                                                  on_or_before=as_of)
+        for position in np.flatnonzero(np.isnan(score)):
+            found = stored.get(str(loaded.loans.loan_id[position]))
+            if found is not None:
+                score[position] = found["score"]
+    return loaded
 
 
 def columns_from_rows(rows: Sequence[Any], as_of: date) -> Loaded:

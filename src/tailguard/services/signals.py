@@ -49,6 +49,8 @@ from tailguard.money.amount import AmountError, parse_major
 from tailguard.monitoring.lifecycle import AlertStatus
 from tailguard.monitoring.rules import DEFAULT_RULES, Match, RuleSet, dedupe, evaluate, parse_rules
 from tailguard.monitoring.signals import Direction, Signal, SignalKind, parse_signal
+from tailguard.risk import behavioural_models as bh
+from tailguard.services import behavioural_scores
 from tailguard.services.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -120,6 +122,8 @@ def loan_features(conn: Connection, loan_ids: Iterable[str], today: date
                          .outerjoin(gps_consents, gps_consents.c.loan_id == loans.c.id))
             .where(loans.c.id.in_(chunk))
         ).all()
+        dpd_scores = behavioural_scores.latest_scores(conn, chunk, bh.DPD30_MODEL)
+        balloon_scores = behavioural_scores.latest_scores(conn, chunk, bh.BALLOON_MODEL)
         for r in rows:
             province = _province(r.region_code)
             homes = {p for p in (_province(r.residence_region_code),
@@ -134,7 +138,9 @@ def loan_features(conn: Connection, loan_ids: Iterable[str], today: date
                 "residence_province": _province(r.residence_region_code),
                 "cross_region": bool(province and homes and any(h != province for h in homes)),
                 "balloon_days_left": days_left, "balloon_fen": balloon,
-                "behaviour_score": None,  # no behavioural model is registered yet
+                "behaviour_score": dpd_scores.get(r.id, {}).get("pd"),
+                "behaviour_band": dpd_scores.get(r.id, {}).get("band"),
+                "balloon_risk": balloon_scores.get(r.id, {}).get("pd"),
                 "status": r.status,
                 "_gps_consent": r.granted_at is not None and r.revoked_at is None,
             }

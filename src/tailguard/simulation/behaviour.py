@@ -48,6 +48,8 @@ class Purpose(IntEnum):
     SIGNAL_DAY = 17
     REFI_TERM = 18
     FALSE_SIGNAL = 19
+    CONTACT = 20
+    """Whether a collector's call connects (`simulation.treatments`)."""
 
 
 def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -116,17 +118,30 @@ def miss_probability(world: World, b: Behaviour, seed: int, loan: I64, month: in
     return np.asarray(odds / (1 + odds), dtype=np.float64)
 
 
-def rescued(t: Treatments, u: F64) -> B:
+def rescued(t: Treatments, u: F64, reminded: B | None = None,
+            incentivised: B | None = None) -> B:
     """Would-be misses that a reminder or incentive turns into payments. Borrowers who pay
-    anyway are never drawn here, so the treatments do nothing to them (as measured)."""
-    keep = (1 - t.reminder) * (1 - t.incentive)
+    anyway are never drawn here, so the treatments do nothing to them (as measured).
+
+    `reminded` / `incentivised`: per loan, whether the platform actually delivered a reminder
+    for this due date / had the borrower in an incentive programme; an effect reaches only
+    those loans. None means every loan (the effect applied blindly, for the pure tests)."""
+    n = u.shape[0]
+    got_reminder = np.ones(n, dtype=bool) if reminded is None else reminded
+    got_incentive = np.ones(n, dtype=bool) if incentivised is None else incentivised
+    keep = (1 - t.reminder * got_reminder) * (1 - t.incentive * got_incentive)
     return np.asarray(u < 1 - keep, dtype=bool)
 
 
-def cure_probability(b: Behaviour, t: Treatments, months_behind: I64) -> tuple[F64, F64]:
-    """(cure all, pay one instalment) chances by months behind, collections included."""
+def cure_probability(b: Behaviour, t: Treatments, months_behind: I64,
+                     contacted: B | None = None) -> tuple[F64, F64]:
+    """(cure all, pay one instalment) chances by months behind, collections included.
+
+    `contacted`: per loan, whether a collection contact was allowed and made since its last
+    due date; the collections effect reaches only those (None: every loan)."""
     k = np.clip(months_behind, 1, len(b.cure)) - 1
-    cure = np.minimum(np.array(b.cure)[k] * (1 + t.collections), 0.95)
+    reached = np.ones(k.shape[0], dtype=bool) if contacted is None else contacted
+    cure = np.minimum(np.array(b.cure)[k] * (1 + t.collections * reached), 0.95)
     partial = np.minimum(np.array(b.partial)[k], 1 - cure)
     return cure, partial
 
@@ -143,10 +158,12 @@ class BalloonChoice(IntEnum):
 def balloon_choice(
     b: Behaviour, t: Treatments, u: float, u_offer: float, *, equity_ratio: float,
     liquid: bool, delinquent: bool, can_refinance: bool, can_extend: bool, can_return: bool,
-    can_trade_in: bool, risk: float,
+    can_trade_in: bool, risk: float, offered: bool = False,
 ) -> BalloonChoice:
     """A multinomial-logit choice at the balloon from equity (value against balloon) and
-    liquidity (savings against balloon); options the rules refuse are left out."""
+    liquidity (savings against balloon); options the rules refuse are left out. `offered`:
+    the platform sent the borrower a balloon offer before the due date (only then does the
+    offer effect turn a would-be default into a refinancing)."""
     utilities = {
         BalloonChoice.SETTLE: b.balloon_settle + (b.balloon_liquidity_weight if liquid else 0),
         BalloonChoice.DEFAULT: b.balloon_default - b.balloon_equity_weight * min(equity_ratio, 1)
@@ -169,6 +186,7 @@ def balloon_choice(
     weights = np.exp(np.array([utilities[o] for o in options]))
     cumulative = np.cumsum(weights / weights.sum())
     choice = options[int(np.searchsorted(cumulative, u, side="right").clip(0, len(options) - 1))]
-    if choice is BalloonChoice.DEFAULT and can_refinance and u_offer < t.balloon_offer:
+    if (choice is BalloonChoice.DEFAULT and offered and can_refinance
+            and u_offer < t.balloon_offer):
         return BalloonChoice.REFINANCE
     return choice

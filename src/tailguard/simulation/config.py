@@ -182,11 +182,31 @@ class Behaviour:
     """Before a stop, a GPS-equipped car shows each signal with this chance (assumption)."""
     signal_false_positive: float = 0.003
     """Monthly chance of a signal on a loan that goes on paying (assumption)."""
+    call_connect: float = 0.5
+    """A collector's call to a delinquent borrower connects (right-party contact) with this
+    chance; the rest ring out (assumption: collection right-party-contact rates are commonly
+    quoted between a third and two thirds)."""
+
+
+REMINDER_EFFECT = 0.08
+INCENTIVE_EFFECT = 0.08
+BALLOON_OFFER_EFFECT = 0.24
+COLLECTIONS_EFFECT = 0.10
+STRATEGIES = ("plain", "default")
+"""Collection strategies a configuration may run: `plain` (a reminder at 1 and calls from 5
+days past due, for everyone: `simulation.treatments.PLAIN_STRATEGY`) or `default` (the
+platform's built-in strategy, `recovery.strategy.DEFAULT_STRATEGY`)."""
 
 
 @dataclass(frozen=True)
 class Treatments:
-    """What the lender does; all off in the baseline (champion)."""
+    """What the lender does, and how much it moves a borrower it actually reaches.
+
+    The first four fields are effect sizes; the rest say which of the platform's treatments
+    run (through its own services, `simulation.treatments`). An effect applies to a loan only
+    when the platform did the treatment to that loan: a reminder effect only for a due date
+    whose reminder was delivered, a collections effect only after a collection contact the
+    contact policy allowed and the collector made. All off in the baseline."""
 
     reminder: float = 0.0
     """Pre-due SMS: a would-be miss pays instead with this chance. Cadena & Schoar 2011:
@@ -201,16 +221,37 @@ class Treatments:
     collections: float = 0.0
     """Calls and letters to delinquent borrowers: relative increase of the cure chance.
     Vendor case studies (not randomised): +10 % net recoveries."""
+    reminders: bool = False
+    """Run the platform's reminders: `notifications.queue_due_reminders` after each end of
+    day (due dates, balloon milestones, overdue notices) and `deliver_due` through sandbox
+    channels under the contact policy."""
+    strategy: str | None = None
+    """Run collections with this strategy (`plain` or `default`): `recovery_eod` after each
+    end of day, and the simulator as collector performing the assigned calls, letters, visits
+    and overdue messages through `recovery_cases.contact` / `notifications`."""
+    offers: bool = False
+    """Send balloon offers through the platform's offers service (when it exists)."""
+    incentives: bool = False
+    """Enrol borrowers in the platform's incentive programmes (when the service exists)."""
+    from_month: int = 0
+    """Months of warm-up before the lender switches the treatments on: the simulated book
+    starts new, so a comparison of treatments over a later window runs the same world
+    untreated until then (champion and challenger identical up to that month)."""
 
 
 PRESETS: dict[str, Treatments] = {
     "baseline": Treatments(),
-    "reminders": Treatments(reminder=0.08),
-    "incentives": Treatments(incentive=0.08),
-    "balloon-offer": Treatments(balloon_offer=0.24),
-    "collections": Treatments(collections=0.10),
-    "all": Treatments(reminder=0.08, incentive=0.08, balloon_offer=0.24, collections=0.10),
+    "reminders": Treatments(reminder=REMINDER_EFFECT, reminders=True),
+    "incentives": Treatments(incentive=INCENTIVE_EFFECT, incentives=True),
+    "balloon-offer": Treatments(balloon_offer=BALLOON_OFFER_EFFECT, offers=True),
+    "collections": Treatments(collections=COLLECTIONS_EFFECT, strategy="default"),
+    "plain": Treatments(collections=COLLECTIONS_EFFECT, strategy="plain"),
+    "tailguard": Treatments(reminder=REMINDER_EFFECT, incentive=INCENTIVE_EFFECT,
+                            balloon_offer=BALLOON_OFFER_EFFECT, collections=COLLECTIONS_EFFECT,
+                            reminders=True, strategy="default", offers=True, incentives=True),
 }
+PRESETS["all"] = PRESETS["tailguard"]
+"""Every preset's effects apply only where the platform acted (see `Treatments`)."""
 
 
 @dataclass(frozen=True)
@@ -228,12 +269,19 @@ class SimulationConfig:
             raise ValueError("at least one loan")
         if self.months < 1:
             raise ValueError("at least one month")
+        strategy = self.treatments.strategy
+        if strategy is not None and strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
+        if not 0 <= self.treatments.from_month < self.months:
+            raise ValueError("treatments start within the simulated months")
 
     def challenger(self, name: str) -> SimulationConfig:
-        """The same world and behaviour with the preset treatments `name`."""
+        """The same world and behaviour with the preset treatments `name` (switched on from
+        the same month as this configuration's)."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}: one of {', '.join(PRESETS)}")
-        return replace(self, treatments=PRESETS[name], name=name)
+        treatments = replace(PRESETS[name], from_month=self.treatments.from_month)
+        return replace(self, treatments=treatments, name=name)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -251,62 +251,171 @@ class Comparison:
         return {k: _plain(v) for k, v in self.__dict__.items()}
 
 
-def per_loan_outcomes(state: SimState) -> pd.DataFrame:
-    """Per loan over the whole run: ever 30+ DPD, final principal and 30+ flag, balloon."""
+OUTCOME_COLUMNS = ["loan_id", "ever30", "final_principal", "final30", "balloon", "cleared",
+                   "roll_num", "roll_den", "cure_num", "cure_den", "recovery_fen",
+                   "distress_recovery_fen", "distress_principal", "loss_fen"]
+
+
+def per_loan_outcomes(state: SimState, platform: Platform | None = None,
+                      since: date | None = None) -> pd.DataFrame:
+    """Per loan over the window from `since` (the whole run without it): ever 30+ DPD at a
+    month-end, final principal and 30+ flag, a balloon due and whether it cleared, its
+    month-to-month transitions (1–29 → 30+ for the roll rate, past due → current or paid off
+    for the cure rate), and with the platform: cash received after the repossession DPD
+    (`recovery_fen`; for loans first reaching it inside the window also against their principal
+    at the month-end before: `distress_recovery_fen` / `distress_principal`) and write-offs.
+    Month pairs count when their later month-end is in the window."""
     states = monthly_states(state)
     if not len(states):
-        return pd.DataFrame(columns=["loan_id", "ever30", "final_principal", "final30",
-                                     "balloon", "cleared"])
-    ever = states.groupby("loan_id")["dpd"].max() >= 30
-    last = states[states["month_end"] == states["month_end"].max()].set_index("loan_id")
-    active = last["status"] == "active"
+        return pd.DataFrame(columns=OUTCOME_COLUMNS)
+    ends = sorted(states["month_end"].unique())
+    first = pd.Timestamp(since) if since is not None else pd.Timestamp(ends[0])
+    window = [e for e in ends if e >= first]
+    if not window:
+        raise ValueError(f"no month-end on or after {since}")
+    dpd = states.pivot(index="loan_id", columns="month_end", values="dpd")
+    status = states.pivot(index="loan_id", columns="month_end", values="status")
+    paid = states.pivot(index="loan_id", columns="month_end", values="paid_off")
+    principal = states.pivot(index="loan_id", columns="month_end",
+                             values="principal_outstanding_fen")
+    n = len(dpd)
+    counts = {k: np.zeros(n, dtype=np.int64) for k in ("roll_num", "roll_den", "cure_num",
+                                                       "cure_den")}
+    for k in range(1, len(ends)):
+        if ends[k] < first:
+            continue
+        p, c = ends[k - 1], ends[k]
+        was_active = (status[p] == "active").to_numpy()
+        was = dpd[p].fillna(0).to_numpy()
+        now_active = (status[c] == "active").to_numpy()
+        now = dpd[c].fillna(0).to_numpy()
+        early = was_active & (was > 0) & (was < 30)
+        late = was_active & (was > 0)
+        cured = ((now == 0) | paid[c].fillna(False).astype(bool).to_numpy()
+                 | (status[c] == "closed").to_numpy())
+        counts["roll_den"] += early
+        counts["roll_num"] += early & now_active & (now >= 30)
+        counts["cure_den"] += late
+        counts["cure_num"] += late & cured
+    last = ends[-1]
+    active = (status[last] == "active").to_numpy()
     frame = pd.DataFrame({
-        "ever30": ever,
-        "final_principal": np.where(active, last["principal_outstanding_fen"], 0),
-        "final30": active & (last["dpd"] >= 30),
-    })
-    balloons = balloon_frame(state).set_index("loan_id")
-    frame["balloon"] = frame.index.isin(balloons.index)
-    frame["cleared"] = balloons["cleared"].reindex(frame.index).fillna(False).astype(bool)
+        "ever30": (dpd[window].max(axis=1) >= 30).to_numpy(),
+        "final_principal": np.where(active, principal[last].fillna(0).to_numpy(), 0),
+        "final30": active & (dpd[last].fillna(0).to_numpy() >= 30),
+        **counts,
+    }, index=dpd.index)
+    balloons = balloon_frame(state)
+    balloons = balloons[balloons["due"] >= first]
+    due = balloons.groupby("loan_id")["cleared"].all()
+    frame["balloon"] = frame.index.isin(due.index)
+    frame["cleared"] = due.reindex(frame.index).fillna(False).astype(bool).to_numpy()
+    for column in ("recovery_fen", "distress_recovery_fen", "distress_principal", "loss_fen"):
+        frame[column] = np.zeros(n, dtype=np.int64)
+    if platform is not None:
+        distress = distress_dates(state)
+        payments = payments_frame(platform)
+        since_distress = pd.to_datetime(payments["loan_id"].map(distress))
+        cash = payments[since_distress.notna() & (payments["value_date"] >= since_distress)
+                        & (payments["value_date"] >= first)]
+        net = (cash["amount_fen"].where(cash["kind"] == "payment", 0)
+               - cash["amount_fen"].where(cash["kind"] == "reversal", 0))
+        received = net.groupby(cash["loan_id"]).sum()
+        frame["recovery_fen"] = received.reindex(frame.index).fillna(0).astype("int64")
+        new = {loan: day for loan, day in distress.items() if day >= first and loan in
+               frame.index}
+        for loan, day in new.items():
+            before = [e for e in ends if e < day]
+            if before:
+                frame.loc[loan, "distress_principal"] = int(principal.loc[loan, before[-1]]
+                                                            if not pd.isna(principal.loc[
+                                                                loan, before[-1]]) else 0)
+                frame.loc[loan, "distress_recovery_fen"] = frame.loc[loan, "recovery_fen"]
+        losses = write_offs_frame(platform)
+        losses = losses[losses["value_date"] >= first]
+        frame["loss_fen"] = losses.groupby("loan_id")["amount_fen"].sum().reindex(
+            frame.index).fillna(0).astype("int64")
     return frame.reset_index().rename(columns={"index": "loan_id"})
 
 
-def _metrics(frame: pd.DataFrame, idx: npt.NDArray[np.int64]) -> dict[str, float]:
-    principal = frame["final_principal"].to_numpy(dtype=np.float64)[idx]
-    final30 = frame["final30"].to_numpy(dtype=bool)[idx]
-    balloon = frame["balloon"].to_numpy(dtype=bool)[idx]
-    cleared = frame["cleared"].to_numpy(dtype=bool)[idx]
+def _sums(frame: pd.DataFrame, idx: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[Any]]:
+    """Column sums over bootstrap draws: `idx` is (draws, loans) of row indexes."""
+    def col(name: str) -> npt.NDArray[np.float64]:
+        return np.asarray(frame[name].to_numpy(dtype=np.float64)[idx].sum(axis=-1),
+                          dtype=np.float64)
+
+    principal = frame["final_principal"].to_numpy(dtype=np.float64)
+    final30 = frame["final30"].to_numpy(dtype=bool)
+    balloon = frame["balloon"].to_numpy(dtype=bool)
+    cleared = frame["cleared"].to_numpy(dtype=bool) & balloon
     return {
-        "dpd30_ratio_final": _ratio((principal * final30).sum(), principal.sum()),
-        "ever_30dpd_share": float(frame["ever30"].to_numpy(dtype=bool)[idx].mean()),
-        "balloon_clearance_rate": _ratio((cleared & balloon).sum(), balloon.sum()),
+        "dpd30": (principal * final30)[idx].sum(axis=-1), "principal": principal[idx].sum(
+            axis=-1),
+        "ever30": frame["ever30"].to_numpy(dtype=np.float64)[idx].sum(axis=-1),
+        "loans": np.full(idx.shape[:-1], idx.shape[-1], dtype=np.float64),
+        "balloons": balloon.astype(np.float64)[idx].sum(axis=-1),
+        "cleared": cleared.astype(np.float64)[idx].sum(axis=-1),
+        **{k: col(k) for k in ("roll_num", "roll_den", "cure_num", "cure_den", "recovery_fen",
+                               "distress_recovery_fen", "distress_principal", "loss_fen")},
     }
 
 
+def _divide(num: npt.NDArray[Any], den: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.where(den > 0, num / np.where(den > 0, den, 1), np.nan),
+                          dtype=np.float64)
+
+
+METRICS = ("dpd30_ratio_final", "ever_30dpd_share", "balloon_clearance_rate", "roll_rate",
+           "cure_rate", "recovery_rate", "recoveries_fen", "loss_fen")
+"""Compared metrics: 30+ DPD ratio at the last month-end (principal-weighted); share of loans
+ever 30+ DPD at a month-end of the window; balloons due in the window cleared within 30 days;
+roll rate 1–29 → 30+ and cure rate pooled over the window's month pairs; recoveries (cash
+after the repossession DPD) over the principal of loans first reaching it in the window; total
+recoveries and write-offs in the window (fen)."""
+
+
+def _metrics(s: dict[str, npt.NDArray[Any]], with_money: bool) -> dict[str, npt.NDArray[Any]]:
+    out = {
+        "dpd30_ratio_final": _divide(s["dpd30"], s["principal"]),
+        "ever_30dpd_share": _divide(s["ever30"], s["loans"]),
+        "balloon_clearance_rate": _divide(s["cleared"], s["balloons"]),
+        "roll_rate": _divide(s["roll_num"], s["roll_den"]),
+        "cure_rate": _divide(s["cure_num"], s["cure_den"]),
+    }
+    if with_money:
+        out["recovery_rate"] = _divide(s["distress_recovery_fen"], s["distress_principal"])
+        out["recoveries_fen"] = s["recovery_fen"]
+        out["loss_fen"] = s["loss_fen"]
+    return out
+
+
 def compare(champion: SimState, challenger: SimState, draws: int = 1000,
-            seed: int = 0) -> list[Comparison]:
+            seed: int = 0, *, since: date | None = None,
+            platforms: tuple[Platform, Platform] | None = None) -> list[Comparison]:
     """Paired bootstrap over loans (the same world: each loan appears in both runs), 95 %
-    percentile intervals of challenger minus champion."""
-    a = per_loan_outcomes(champion)
-    b = per_loan_outcomes(challenger)
+    percentile intervals of challenger minus champion, over the window from `since`.
+    Recoveries and losses need the two runs' platforms."""
+    a = per_loan_outcomes(champion, platforms[0] if platforms else None, since)
+    b = per_loan_outcomes(challenger, platforms[1] if platforms else None, since)
     common = sorted(set(a["loan_id"]) & set(b["loan_id"]))
     a = a.set_index("loan_id").loc[common].reset_index()
     b = b.set_index("loan_id").loc[common].reset_index()
     n = len(common)
-    full = np.arange(n, dtype=np.int64)
-    base_a, base_b = _metrics(a, full), _metrics(b, full)
+    with_money = platforms is not None
+    full = np.arange(n, dtype=np.int64)[None, :]
+    base_a = _metrics(_sums(a, full), with_money)
+    base_b = _metrics(_sums(b, full), with_money)
     rng = np.random.Generator(np.random.PCG64(seed))
-    diffs: dict[str, list[float]] = {k: [] for k in base_a}
-    for _ in range(draws):
-        idx = rng.integers(0, n, size=n)
-        ma, mb = _metrics(a, idx), _metrics(b, idx)
-        for k in diffs:
-            diffs[k].append(mb[k] - ma[k])
+    idx = rng.integers(0, n, size=(draws, n)) if n else np.zeros((draws, 0), dtype=np.int64)
+    drawn_a = _metrics(_sums(a, idx), with_money)
+    diff = {k: v - drawn_a[k] for k, v in _metrics(_sums(b, idx), with_money).items()}
     out = []
     for k in base_a:
-        values = np.array([d for d in diffs[k] if not np.isnan(d)])
+        values = diff[k][~np.isnan(diff[k])]
         low, high = (np.percentile(values, [2.5, 97.5]) if len(values)
                      else (float("nan"), float("nan")))
-        out.append(Comparison(k, base_a[k], base_b[k], base_b[k] - base_a[k], float(low),
-                              float(high)))
+        champion_value, challenger_value = float(base_a[k][0]), float(base_b[k][0])
+        out.append(Comparison(k, champion_value, challenger_value,
+                              challenger_value - champion_value, float(low), float(high)))
     return out

@@ -62,6 +62,7 @@ from tailguard.simulation import behaviour as bh
 from tailguard.simulation.behaviour import BalloonChoice, Purpose
 from tailguard.simulation.config import SimulationConfig
 from tailguard.simulation.economy import load_geography
+from tailguard.simulation.treatments import PlatformTreatments, Record
 from tailguard.simulation.world import (
     World,
     catalogue_products,
@@ -133,6 +134,8 @@ class SimState:
     balloons: list[dict[str, Any]] = field(default_factory=list)
     signals: list[dict[str, Any]] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
+    treatments: Record | None = None
+    """What the platform's treatments reached, per loan (`simulation.treatments`)."""
 
     def schedule(self, day: int, action: tuple[Any, ...]) -> None:
         self.pending.setdefault(day, []).append(action)
@@ -183,6 +186,9 @@ class Simulation:
         self.booking_day_index = np.searchsorted(self.world.day, np.arange(self.days + 1))
         self._saved_snapshots = 0
         self.state = self._load_or_new()
+        if self.state.treatments is None:
+            self.state.treatments = Record.new(len(self.world))
+        self.treatments = PlatformTreatments(platform, config, start, self.state.treatments)
 
     # -- state ----------------------------------------------------------------------------
     def _new_state(self) -> SimState:
@@ -290,6 +296,7 @@ class Simulation:
         report = eod.run(self.platform, day, chunk_size=EOD_CHUNK)
         self.state.counters.eod_loan_days += report.loans
         self.state.counters.seconds_eod += time.perf_counter() - began
+        self.treatments.after_eod(t, day)  # reminders, collections: the platform's own steps
 
     # -- booking --------------------------------------------------------------------------
     def application(self, i: int) -> LoanApplication:
@@ -421,9 +428,11 @@ class Simulation:
             Purpose.MISS, Purpose.RESCUE, Purpose.SELF_CURE, Purpose.CURE_DAY, Purpose.STOP,
             Purpose.PREPAY, Purpose.BOUNCE, Purpose.BOUNCE_REPAY, Purpose.CURE,
             Purpose.FALSE_SIGNAL, Purpose.SIGNAL_DAY)}
-        miss = (u[Purpose.MISS] < p_miss) & ~bh.rescued(tr, u[Purpose.RESCUE])
+        miss = (u[Purpose.MISS] < p_miss) & ~bh.rescued(
+            tr, u[Purpose.RESCUE], self.treatments.reminded(idx, t),
+            self.treatments.incentivised(idx, t))
         behind = np.array([rows[x]["open"] - 1 for x in loans], dtype=np.int64)
-        cure, partial = bh.cure_probability(b, tr, behind)
+        cure, partial = bh.cure_probability(b, tr, behind, self.treatments.contacted(idx, t))
         for k, loan in enumerate(loans):
             i = int(idx[k])
             row = rows[loan]
@@ -540,6 +549,7 @@ class Simulation:
             can_extend=not delinquent and extension_cap_months(account) >= 6,
             can_return=product.maturity.allows_vehicle_return,
             can_trade_in=value >= owed, risk=float(self.risk[i]),
+            offered=self.treatments.offered(i, t),
         )
         if stopped and choice is not BalloonChoice.RETURN:
             choice = BalloonChoice.DEFAULT

@@ -78,13 +78,25 @@ def run(config: SimulationConfig, database_url: str, start: date = DEFAULT_START
     return Outcome(simulation, platform, compute_kpis(platform, simulation.state))
 
 
-def comparison(champion: Outcome, challenger: Outcome, draws: int = 1000) -> list[Comparison]:
+def comparison(champion: Outcome, challenger: Outcome, draws: int = 1000,
+               since_month: int = 0) -> list[Comparison]:
+    """Challenger against champion over the months from `since_month` (the warm-up before
+    it is left out), recoveries and losses included."""
     return compare(champion.simulation.state, challenger.simulation.state, draws,
-                   seed=champion.simulation.config.seed)
+                   seed=champion.simulation.config.seed,
+                   since=window_start(champion, since_month),
+                   platforms=(champion.platform, challenger.platform))
+
+
+def window_start(outcome: Outcome, since_month: int) -> date:
+    from tailguard.calendar import add_months
+
+    return add_months(outcome.simulation.start, since_month)
 
 
 def document(outcome: Outcome, compared: list[Comparison] | None = None,
-             challenger: Outcome | None = None) -> dict[str, Any]:
+             challenger: Outcome | None = None, since_month: int = 0,
+             draws: int = 1000) -> dict[str, Any]:
     sim = outcome.simulation
     doc: dict[str, Any] = {
         "config": {"name": sim.config.name, "loans": sim.config.loans,
@@ -92,13 +104,22 @@ def document(outcome: Outcome, compared: list[Comparison] | None = None,
                    "start": sim.start.isoformat(), "end": sim.end.isoformat()},
         "kpis": outcome.kpis.to_dict(),
     }
+    treated = sim.state.treatments
+    if treated is not None:
+        doc["treatments"] = sim.config.to_dict()["treatments"] | treated.summary()
     if challenger is not None:
         doc["challenger"] = {"name": challenger.simulation.config.name,
                              "kpis": challenger.kpis.to_dict()}
+        other = challenger.simulation.state.treatments
+        if other is not None:
+            doc["challenger"]["treatments"] = (
+                challenger.simulation.config.to_dict()["treatments"] | other.summary())
     if compared is not None:
         doc["comparison"] = {
             "method": "paired bootstrap over loans (same world, common random numbers), "
-                      "1000 draws, 95 % percentile interval of challenger minus champion",
+                      f"{draws} draws, 95 % percentile interval of challenger minus champion",
+            "window": f"{window_start(outcome, since_month).isoformat()} to "
+                      f"{sim.end.isoformat()}",
             "metrics": [c.to_dict() for c in compared],
         }
     return doc

@@ -12,8 +12,10 @@ from tailguard.infra.db import (
     tables_contracts,  # noqa: F401  (its tables join metadata)
     tables_engagement,  # noqa: F401  (its tables join metadata)
     tables_monitoring,  # noqa: F401  (its tables join metadata)
+    tables_offers,  # noqa: F401  (its tables join metadata)
     tables_origination,  # noqa: F401  (its tables join metadata)
     tables_recovery,  # noqa: F401  (its tables join metadata)
+    tables_risk,  # noqa: F401  (its tables join metadata)
     tables_web,  # noqa: F401  (its tables join metadata)
 )
 
