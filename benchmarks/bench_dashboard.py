@@ -10,7 +10,12 @@ and back forty days ago). Then timed, best of `--repeat`:
 - the whole HTTP request `GET /console/dashboard` of a logged-in staff user (query, SVG charts,
   template), through FastAPI's TestClient;
 - a naive baseline measured in the same run: every loan's state row and every bucket event
-  loaded into Python and aggregated there.
+  loaded into Python and aggregated there;
+- the alerts panel (`services.console_views.open_alerts`, one GROUP BY over the alerts of one
+  loan in five, a third of them closed) next to every alert row counted in Python;
+- the vintage curves (`services.vintages.vintage_curves`) next to the definition computed loan
+  by loan (the naive function of tests/service/test_web_console_screens.py, run once: it is
+  slow), the two results compared.
 
 Prints ratios; asserts nothing about time.
 
@@ -41,9 +46,10 @@ from tailguard.infra.auth import Role
 from tailguard.infra.clock import FixedClock
 from tailguard.infra.db import tables
 from tailguard.infra.db.engine import make_engine
+from tailguard.infra.db.tables_monitoring import alerts
 from tailguard.infra.settings import load_settings
 from tailguard.infra.users import create_user
-from tailguard.services import dashboard
+from tailguard.services import console_views, dashboard, vintages
 from tailguard.services.platform import Platform
 
 warnings.simplefilter("ignore")
@@ -131,6 +137,63 @@ def naive(platform: Platform, as_of: date) -> dict[str, Any]:
             "near": near}
 
 
+ALERT_SEVERITIES = ("critical", "high", "medium", "low")
+ALERT_QUEUES = ("collections", "fraud", "servicing", "risk")
+ALERT_STATUSES = ("open", "acknowledged", "in-progress", "closed", "closed", "open")
+
+
+def seed_alerts(platform: Platform) -> int:
+    """One alert for one loan in five, spread over severities, queues and statuses."""
+    with platform.engine.connect() as conn:
+        ids = conn.execute(select(tables.loans.c.id).order_by(tables.loans.c.id)).scalars().all()
+    rows = [{"loan_id": loan_id, "rule_id": f"rule-{n % 7}", "rule_version": 1,
+             "rule_name": f"rule {n % 7}", "severity": ALERT_SEVERITIES[n % 4],
+             "queue": ALERT_QUEUES[(n // 4) % 4], "status": ALERT_STATUSES[n % 6],
+             "signal_id": None, "last_signal_id": None, "repeats": 1, "raised_at": NOW,
+             "last_seen_at": NOW} for n, loan_id in enumerate(ids) if n % 5 == 0]
+    with platform.engine.begin() as conn:
+        for start in range(0, len(rows), BATCH):
+            conn.execute(insert(alerts), rows[start:start + BATCH])
+    return len(rows)
+
+
+def naive_alerts(platform: Platform) -> Counter[tuple[str, str]]:
+    """Every alert row into Python, the open ones counted by (severity, queue)."""
+    with platform.engine.connect() as conn:
+        rows = conn.execute(select(alerts)).mappings().all()
+    return Counter((r["severity"], r["queue"]) for r in rows if r["status"] != "closed")
+
+
+def naive_vintages(platform: Platform, as_of: date) -> dict[str, list[float]]:
+    """The vintage definition loan by loan and month by month (as the service test's)."""
+    loans, inst = tables.loans, tables.installment_state
+    with platform.engine.connect() as conn:
+        booked = conn.execute(select(loans.c.id, loans.c.disbursement_date)
+                              .where(loans.c.status != "booked",
+                                     loans.c.disbursement_date <= as_of)).all()
+        rows = conn.execute(select(inst.c.loan_id, inst.c.due_date, inst.c.settled_on)).all()
+    reached: dict[str, list[date]] = {}
+    for loan_id, due, settled in rows:
+        day = due + timedelta(days=vintages.DPD_THRESHOLD)
+        if day <= as_of and (settled is None or settled >= day):
+            reached.setdefault(loan_id, []).append(day)
+    cohorts: dict[str, list[tuple[date, list[date]]]] = {}
+    for loan_id, start in booked:
+        cohorts.setdefault(f"{start.year:04d}-{start.month:02d}", []).append(
+            (start, reached.get(loan_id, [])))
+    out: dict[str, list[float]] = {}
+    for cohort, members in sorted(cohorts.items()):
+        first = date(int(cohort[:4]), int(cohort[5:]), 1)
+        rates, m = [], 1
+        while add_months(first, m) <= as_of and m <= vintages.MAX_MONTHS:
+            late = sum(1 for start, days in members
+                       if any(d < add_months(start, m + 1) for d in days))
+            rates.append(late / len(members))
+            m += 1
+        out[cohort] = rates
+    return out
+
+
 def best(repeat: int, work: Any) -> tuple[float, Any]:
     times, result = [], None
     for _ in range(repeat):
@@ -158,8 +221,9 @@ def main() -> None:
         started = time.perf_counter()
         load(platform, loans, templates(1_000))
         events = decorate(platform)
-        print(f"[sqlite] loaded {loans:,} loans and {events:,} outbox events in "
-              f"{time.perf_counter() - started:.1f} s")
+        raised = seed_alerts(platform)
+        print(f"[sqlite] loaded {loans:,} loans, {events:,} outbox events and {raised:,} "
+              f"alerts in {time.perf_counter() - started:.1f} s")
 
         def query() -> dashboard.Dashboard:
             with platform.engine.connect() as conn:
@@ -204,6 +268,34 @@ def main() -> None:
         print(f"[sqlite] naive baseline (every state row and bucket event into Python): "
               f"{baseline * 1000:.0f} ms; the SQL aggregates are {baseline / elapsed:.1f}x "
               f"faster, the whole request {baseline / http:.1f}x")
+
+        def panel() -> dict[str, Any]:
+            with platform.engine.connect() as conn:
+                return console_views.open_alerts(conn)
+
+        alerts_sql, board_alerts = best(args.repeat, panel)
+        alerts_naive, counted = best(args.repeat, lambda: naive_alerts(platform))
+        assert board_alerts["cells"] == dict(counted)
+        print(f"[sqlite] alerts panel (GROUP BY, {board_alerts['total']:,} open): "
+              f"{alerts_sql * 1000:.0f} ms; naive (every alert row into Python) "
+              f"{alerts_naive * 1000:.0f} ms: {alerts_naive / alerts_sql:.1f}x")
+
+        def curves() -> list[vintages.Vintage]:
+            with platform.engine.connect() as conn:
+                return vintages.vintage_curves(conn, TODAY)
+
+        vintage_sql, result = best(args.repeat, curves)
+        started = time.perf_counter()
+        expected = naive_vintages(platform, TODAY)
+        vintage_naive = time.perf_counter() - started
+        assert [v.cohort for v in result] == list(expected)
+        for v in result:
+            assert all(abs(a - b) < 1e-12 for a, b in zip(v.rates, expected[v.cohort],
+                                                           strict=True)), v.cohort
+        print(f"[sqlite] vintage curves ({len(result)} cohorts, "
+              f"{sum(len(v.rates) for v in result):,} points): {vintage_sql * 1000:.0f} ms; "
+              f"naive (loan by loan, once) {vintage_naive * 1000:.0f} ms: "
+              f"{vintage_naive / vintage_sql:.1f}x")
         platform.engine.dispose()
     finally:
         for suffix in ("", "-wal", "-shm"):

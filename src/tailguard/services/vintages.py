@@ -15,8 +15,7 @@ Definition (the console's vintage chart and its test use exactly this):
   over the cohort's loans; shown for m from 1 up to the months the cohort's first day has
   been on book at `as_of`.
 
-Column-wise: one query for the disbursement dates of all loans and one for the late
-instalments (grouped per loan by the database: the earliest late due date), then numpy.
+Column-wise: one aggregate query (see `vintage_curves`), then numpy.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, literal_column, or_, select
 
 from tailguard.calendar.months import add_months
 from tailguard.infra.db import tables
@@ -70,53 +69,70 @@ def _months_on_book(start: np.ndarray[Any, Any], end: np.ndarray[Any, Any]
     return result
 
 
+def _unpaid_on_day_30(conn: Connection) -> Any:
+    """SQL: the instalment was still not settled on its due date + 30 days (date arithmetic
+    differs: SQLite stores ISO text and adds days with date(); PostgreSQL adds integers)."""
+    inst = tables.installment_state.c
+    reached: ColumnElement[Any]
+    if conn.dialect.name == "sqlite":
+        reached = func.date(inst.due_date, f"+{DPD_THRESHOLD} days")
+    else:
+        reached = inst.due_date + literal_column(str(DPD_THRESHOLD))
+    # `settled_on > due_date` first: a cheap comparison that rules out the instalments paid
+    # on time (most of them) before the date function runs.
+    return or_(inst.settled_on.is_(None),
+               and_(inst.settled_on > inst.due_date, inst.settled_on >= reached))
+
+
 def vintage_curves(conn: Connection, as_of: date, max_months: int = MAX_MONTHS
                    ) -> list[Vintage]:
+    """Two aggregate queries, then numpy over their (few) rows.
+
+    1. Loans per disbursement day (the cohorts' denominators): a few hundred rows.
+    2. The loans that ever reached 30+ DPD: the database finds each one's first instalment
+       still unpaid 30 days after its due date (MIN of the due date, GROUP BY loan, over the
+       covering index on (loan_id, settled_on, due_date)) and counts them per (disbursement
+       day, that due date).
+
+    The months-on-book arithmetic on those rows stays in numpy, where the clamping to short
+    months is the same on every database. At 100,000 loans this moves a few hundred rows
+    instead of every late instalment and every loan (benchmarks/bench_dashboard.py)."""
     loans, inst = tables.loans, tables.installment_state
-    booked = conn.execute(select(loans.c.id, loans.c.disbursement_date)
-                          .where(loans.c.status != "booked", loans.c.disbursement_date <= as_of)
-                          ).all()
-    if not booked:
+    booked = and_(loans.c.status != "booked", loans.c.disbursement_date <= as_of)
+    per_day = conn.execute(select(loans.c.disbursement_date, func.count()).where(booked)
+                           .group_by(loans.c.disbursement_date)).all()
+    if not per_day:
         return []
-    ids = np.array([r[0] for r in booked], dtype=object)
-    start = np.array([r[1] for r in booked], dtype="datetime64[D]")
-    # An instalment late by 30 days on or before as_of must be due by as_of - 30. Whether
-    # it was still unpaid on its 30th day is decided below, where date arithmetic is portable.
+    # An instalment late by 30 days on or before as_of must be due by as_of - 30.
     late_cut = as_of - timedelta(days=DPD_THRESHOLD)
+    first_late = (select(inst.c.loan_id, func.min(inst.c.due_date).label("first_due"))
+                  .where(inst.c.due_date <= late_cut, _unpaid_on_day_30(conn))
+                  .group_by(inst.c.loan_id)).subquery()
     late = conn.execute(
-        select(inst.c.loan_id, inst.c.due_date, inst.c.settled_on)
-        .where(inst.c.due_date <= late_cut,
-               or_(inst.c.settled_on.is_(None), inst.c.settled_on > inst.c.due_date))
+        select(loans.c.disbursement_date, first_late.c.first_due, func.count())
+        .select_from(first_late.join(loans, loans.c.id == first_late.c.loan_id))
+        .where(booked).group_by(loans.c.disbursement_date, first_late.c.first_due)
     ).all()
-    first_late: dict[str, np.datetime64] = {}
-    if late:
-        loan_col = np.array([r[0] for r in late], dtype=object)
-        due = np.array([r[1] for r in late], dtype="datetime64[D]")
-        settled = np.array([r[2] if r[2] is not None else date.max for r in late],
-                           dtype="datetime64[D]")
-        reached = due + np.timedelta64(DPD_THRESHOLD, "D")
-        still_unpaid = settled >= reached
-        order = np.argsort(reached[still_unpaid], kind="stable")
-        for loan_id, day in zip(loan_col[still_unpaid][order], reached[still_unpaid][order],
-                                strict=True):
-            first_late.setdefault(str(loan_id), day)
-    far = np.datetime64(date.max, "D")
-    reached_on = np.array([first_late.get(str(i), far) for i in ids], dtype="datetime64[D]")
-    late_mob = np.where(reached_on == far, max_months + 1,
-                        _months_on_book(start, np.where(reached_on == far, start, reached_on)))
+    start = np.array([r[0] for r in per_day], dtype="datetime64[D]")
+    loans_on_day = np.array([int(r[1]) for r in per_day], dtype=np.int64)
+    late_start = np.array([r[0] for r in late], dtype="datetime64[D]")
+    reached_on = (np.array([r[1] for r in late], dtype="datetime64[D]")
+                  + np.timedelta64(DPD_THRESHOLD, "D"))
+    late_count = np.array([int(r[2]) for r in late], dtype=np.int64)
+    late_mob = np.minimum(_months_on_book(late_start, reached_on), max_months + 1)
     cohort = _month_index(start)
+    late_cohort = _month_index(late_start)
     today = np.datetime64(as_of, "D")
     out: list[Vintage] = []
     for month in np.unique(cohort):
-        members = cohort == month
         first_day = np.datetime64(int(month), "M").astype("datetime64[D]")
         seasoned = min(int(_months_on_book(np.array([first_day]), np.array([today]))[0]),
                        max_months)
-        n = int(members.sum())
-        counts = np.bincount(np.minimum(late_mob[members], max_months + 1),
-                             minlength=max_months + 2)
+        n = int(loans_on_day[cohort == month].sum())
+        members = late_cohort == month
+        counts = np.zeros(max_months + 2, dtype=np.int64)
+        np.add.at(counts, late_mob[members], late_count[members])
         cumulative = np.cumsum(counts)
         rates = tuple(float(cumulative[m]) / n for m in range(1, seasoned + 1))
         out.append(Vintage(str(np.datetime64(int(month), "M")), n, rates))
     return out
-

@@ -14,7 +14,13 @@ from tailguard.infra.auth import Role
 from tailguard.infra.otp_sms import CodeSender, SandboxCodeSender
 from tailguard.infra.payment_gateway import SIGNATURE_HEADER, PaymentGateway, SandboxGateway
 from tailguard.money import yuan
-from tailguard.services import borrower_login, borrower_portal, contract_documents, transparency
+from tailguard.services import (
+    borrower_login,
+    borrower_offers,
+    borrower_portal,
+    contract_documents,
+    transparency,
+)
 from tailguard.web import i18n
 from tailguard.web.common import (
     BORROWER_COOKIE,
@@ -140,6 +146,9 @@ def _loan_context(request: Request, party: str, loan_id: str) -> dict[str, objec
         "uploads": borrower_portal.uploads_of(platform, loan_id),
         "documents": contract_documents.documents_of(platform, loan_id),
         "kinds": borrower_portal.UPLOAD_KINDS, "loan_id": loan_id,
+        "offers": borrower_offers.offers_for(platform, party, loan_id),
+        "awards": borrower_offers.awards_for(platform, party, loan_id),
+        "chances": borrower_offers.chances_for(platform, party, loan_id),
         "amount": yuan(overview.suggested_payment_fen) if overview.suggested_payment_fen
         else "", "months": "", "notice": None, "notice_error": False,
     }
@@ -178,6 +187,37 @@ def choose_option(request: Request, loan_id: str,
         return render(request, "app_loan.html", context, 422)
     context = _loan_context(request, party, loan_id)
     context["notice"] = i18n.translate(lang, "app.option.requested", id=approval.approval_id)
+    return render(request, "app_loan.html", context)
+
+
+@router.post("/loans/{loan_id}/offers/{offer_id}/{decision}")
+def decide_offer(request: Request, loan_id: str, offer_id: str, decision: str,
+                 csrf: Annotated[str, Form()] = "") -> HTMLResponse:
+    """Accept or decline an offer sent for the borrower's loan (services/borrower_offers.py:
+    another borrower's offer, or one of another loan, is 404)."""
+    check_csrf(request, csrf)
+    if decision not in ("accept", "decline"):
+        raise NotFound(decision)
+    party = borrower(request)
+    lang = language(request)
+    platform = platform_of(request)
+    act = borrower_offers.accept if decision == "accept" else borrower_offers.decline
+    try:
+        offer = act(platform, party, loan_id, offer_id)
+    except InvalidInput as bad:
+        message = "; ".join(i18n.field_error(lang, e.field, e.code, e.message)
+                            for e in bad.errors)
+        context = _loan_context(request, party, loan_id)
+        context.update(notice=message, notice_error=True)
+        return render(request, "app_loan.html", context, 422)
+    except Refused as refused:
+        context = _loan_context(request, party, loan_id)
+        context.update(notice=i18n.refusal(lang, refused.code, refused.message),
+                       notice_error=True)
+        return render(request, "app_loan.html", context, 409)
+    context = _loan_context(request, party, loan_id)
+    context["notice"] = i18n.translate(lang, f"app.offer.outcome.{offer['status']}",
+                                       id=offer["approval_id"] or "")
     return render(request, "app_loan.html", context)
 
 
