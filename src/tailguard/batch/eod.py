@@ -13,13 +13,14 @@ the age of a loan: only open instalments and the current period are read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from tailguard.infra.db import bulk, tables
 from tailguard.infra.db import ledger_repository as ledger
@@ -34,7 +35,7 @@ from tailguard.ledger.flows import (
     PENALTY_INCOME,
     PENALTY_RECEIVABLE,
 )
-from tailguard.loans.delinquency import bucket_change
+from tailguard.loans.delinquency import LoanChangedBucket, bucket_change
 from tailguard.loans.nightly import Loans, OpenRows, advance
 from tailguard.loans.products import Product
 from tailguard.services.loan_books import sync_books
@@ -150,7 +151,7 @@ def run_day(
             uow.connection.execute(insert(tables.eod_runs).values(
                 as_of=day, status="running", chunks_total=0, started_at=uow.clock.now()))
             uow.commit()
-    products: dict[tuple[str, int], Product] = {}
+    products = platform.products  # a stored product version never changes (ADR 0009)
     loans = chunks = replayed = changes = warnings = 0
     finished = False
     after: str | None = None  # keyset: chunks are taken in loan-id order, so scan onward
@@ -198,10 +199,16 @@ def _emit_bucket_change(
     change = bucket_change(loan_id, day, previous_dpd, dpd, product.buckets)
     if change is None:
         return 0
-    conn.execute(insert(tables.outbox).values(
-        event_type="LoanChangedBucket", aggregate_id=loan_id, payload=to_json(change.__dict__),
-        business_date=day, dedupe_key=f"bucket:{loan_id}:{day.isoformat()}", recorded_at=now))
+    conn.execute(insert(tables.outbox), [_bucket_event(loan_id, day, change, now)])
     return 1
+
+
+def _bucket_event(loan_id: str, day: date, change: LoanChangedBucket, now: Any
+                  ) -> dict[str, Any]:
+    return {"event_type": "LoanChangedBucket", "aggregate_id": loan_id,
+            "payload": to_json(change.__dict__), "business_date": day,
+            "dedupe_key": f"bucket:{loan_id}:{day.isoformat()}", "recorded_at": now,
+            "dispatched_at": None}
 
 
 def _product(conn: Connection, cache: dict[tuple[str, int], Product], code: str,
@@ -214,141 +221,197 @@ def _product(conn: Connection, cache: dict[tuple[str, int], Product], code: str,
     return cache[key]
 
 
+STATE_READ = (
+    "loan_id", "as_of", "dpd", "bucket", "credit_balance_fen", "accrued_interest_fen",
+    "penalty_outstanding_fen", "overdue_principal_fen", "overdue_interest_fen",
+    "overdue_fee_fen", "next_due_date", "period_start", "period_opening_fen",
+    "period_interest_fen", "period_rate_numerator", "period_rate_denominator",
+    "interest_due_fen", "fee_due_fen", "settled_penalty_fen", "settled_penalty_left_fen",
+    "balloon_due_date", "balloon_fen",
+)
+"""The loan_state columns the nightly step reads."""
+OPEN_READ = (
+    "loan_id", "number", "due_date", "grace_end", "principal_fen", "principal_paid_fen",
+    "interest_fen", "interest_paid_fen", "interest_waived_fen", "fee_fen", "fee_paid_fen",
+    "fee_waived_fen", "penalty_numerator", "penalty_denominator", "penalty_rate_numerator",
+    "accrued_to", "forgiven", "penalty_paid_fen", "penalty_waived_fen",
+)
+NEXT_READ = ("loan_id", "number", "period_start", "due_date", "balance_after_fen",
+             "principal_fen", "interest_fen", "rate_numerator", "rate_denominator")
+QUIET_COLUMNS = {"loan_id": "varchar", "as_of": "date", "accrued_interest_fen": "bigint"}
+"""What changes on most nights for a loan paying on time: the day and the accrued interest."""
+IN_LIST_MAX = 500
+
+
+def _driver_rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """A query's rows as the driver's plain tuples, in the connection's transaction: no Row
+    objects and no per-value type processing (`sql` takes `:name` parameters)."""
+    if conn.dialect.name == "postgresql":
+        sql = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _day_numbers(values: Any) -> tuple[np.ndarray[Any, np.dtype[np.int64]],
+                                        np.ndarray[Any, np.dtype[np.bool_]]]:
+    """Dates (date objects or ISO text, as the driver returns them) as days since the epoch,
+    and where they were NULL (their days are then -1)."""
+    stamps = np.array(list(values), dtype="datetime64[D]")
+    null = np.isnat(stamps)
+    return np.where(null, -1, stamps.astype(np.int64)), null
+
+
+def _ints(values: Any) -> np.ndarray[Any, np.dtype[np.int64]]:
+    return np.array([0 if v is None else v for v in values], dtype=np.int64)
+
+
+def _columns(rows: Sequence[Any], names: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """Row tuples as one tuple of values per column."""
+    if not rows:
+        return {name: () for name in names}
+    return dict(zip(names, zip(*rows, strict=True), strict=True))
+
+
 def _chunk(
     platform: Platform, conn: Connection, day: date, size: int,
     products: dict[tuple[str, int], Product], now: Any, after: str | None = None,
 ) -> tuple[int, int, int, int, str] | None:
-    s, ln = tables.loan_state, tables.loans
-    query = (
-        select(s, ln.c.product_code, ln.c.product_version)
-        .join(ln, ln.c.id == s.c.loan_id)
-        .where(ln.c.status == "active", s.c.as_of < day)
-        .order_by(s.c.loan_id)
-        .limit(size)
-    )
-    if after is not None:
-        query = query.where(s.c.loan_id > after)
-    state_rows = conn.execute(query).mappings().all()
+    """One chunk of loans advanced by one day, read and written column by column: plain
+    driver rows (no per-row type processing), numpy for the arithmetic, and writes of only
+    what moved (a loan whose night changed nothing but its accrued interest gets a
+    three-column update; open instalments the night did not move are not written)."""
+    keyset = "AND s.loan_id > :after " if after is not None else ""
+    state_rows = _driver_rows(
+        conn,
+        f"SELECT {', '.join('s.' + c for c in STATE_READ)}, l.product_code, "
+        f"l.product_version FROM loan_state s JOIN loans l ON l.id = s.loan_id "
+        f"WHERE l.status = 'active' AND s.as_of < :day {keyset}"
+        f"ORDER BY s.loan_id LIMIT :size",
+        {"day": day, "size": size, **({"after": after} if after is not None else {})})
     if not state_rows:
         return None
-    ids = [r["loan_id"] for r in state_rows]
+    st = _columns(state_rows, (*STATE_READ, "product_code", "product_version"))
+    ids: list[str] = list(st["loan_id"])
     first, last = ids[0], ids[-1]
     index = {loan_id: k for k, loan_id in enumerate(ids)}
     d = _days(day)
     n = len(ids)
-    prods = [_product(conn, products, r["product_code"], r["product_version"])
-             for r in state_rows]
-    credit = np.array([r["credit_balance_fen"] for r in state_rows], dtype=np.int64)
-    next_due = np.array([_days(r["next_due_date"]) for r in state_rows], dtype=np.int64)
+    prods = [_product(conn, products, code, version)
+             for code, version in zip(st["product_code"], st["product_version"], strict=True)]
+    credit = _ints(st["credit_balance_fen"])
+    next_due, _ = _day_numbers(st["next_due_date"])
+    as_of, _ = _day_numbers(st["as_of"])
     rolling = next_due == d
     exceptional = rolling & (credit > 0)
-    catch_up = np.array([(day - r["as_of"]).days > 1 for r in state_rows])
-    exceptional |= catch_up  # a loan more than a day behind is replayed to the day
+    exceptional |= as_of < d - 1  # a loan more than a day behind is replayed to the day
 
-    i = tables.installment_state
-    open_rows = conn.execute(
-        select(i).where(i.c.loan_id >= first, i.c.loan_id <= last, i.c.settled_on.is_(None),
-                        i.c.due_date <= day)
-        .order_by(i.c.loan_id, i.c.number)
-    ).mappings().all()
-    open_rows = [r for r in open_rows if r["loan_id"] in index]
-    next_rows = conn.execute(
-        select(i).join(s, s.c.loan_id == i.c.loan_id)
-        .where(i.c.loan_id >= first, i.c.loan_id <= last, s.c.next_due_date == day,
-               i.c.due_date > day)
-        .order_by(i.c.loan_id, i.c.number)
-    ).mappings().all()
+    # Open instalments: not settled, due by the day (sorted by loan, then number).
+    open_rows = sorted(
+        (r for r in _driver_rows(
+            conn,
+            f"SELECT {', '.join(OPEN_READ)} FROM installment_state "
+            f"WHERE loan_id >= :first AND loan_id <= :last AND settled_on IS NULL "
+            f"AND due_date <= :day", {"first": first, "last": last, "day": day})
+         if r[0] in index),
+        key=lambda r: (r[0], r[1]))
+    op = _columns(open_rows, OPEN_READ)
+    row_loan = np.array([index[loan_id] for loan_id in op["loan_id"]], dtype=np.int64)
+    row_due, _ = _day_numbers(op["due_date"])
+    row_grace, _ = _day_numbers(op["grace_end"])
+    row_accrued, accrued_null = _day_numbers(op["accrued_to"])
+
+    # The next period of loans whose instalment falls due today.
     upcoming: dict[str, Any] = {}
-    for r in next_rows:
-        upcoming.setdefault(r["loan_id"], r)
+    rolling_ids = [ids[k] for k in np.flatnonzero(rolling).tolist()]
+    for start in range(0, len(rolling_ids), IN_LIST_MAX):
+        for r in conn.execute(text(
+            f"SELECT {', '.join(NEXT_READ)} FROM installment_state "
+            f"WHERE loan_id IN :ids AND due_date > :day ORDER BY loan_id, number"
+        ).bindparams(bindparam("ids", expanding=True)),
+                {"ids": rolling_ids[start:start + IN_LIST_MAX], "day": day}).all():
+            upcoming.setdefault(r[0], r)
 
-    interest_due = np.array([r["interest_due_fen"] for r in state_rows], dtype=np.int64)
-    fee_due = np.array([r["fee_due_fen"] for r in state_rows], dtype=np.int64)
-    period = {
-        "start": [_days(r["period_start"]) for r in state_rows],
-        "due": next_due.tolist(),
-        "opening": [r["period_opening_fen"] for r in state_rows],
-        "interest": [r["period_interest_fen"] for r in state_rows],
-        "num": [r["period_rate_numerator"] for r in state_rows],
-        "den": [r["period_rate_denominator"] for r in state_rows],
-    }
-    for r in open_rows:
-        k = index[r["loan_id"]]
-        if r["due_date"] == day and rolling[k]:
-            interest_due[k] += r["interest_fen"]
-            fee_due[k] += r["fee_fen"]
+    interest_due = _ints(st["interest_due_fen"])
+    fee_due = _ints(st["fee_due_fen"])
+    period_start, period_start_null = _day_numbers(st["period_start"])
+    period_due = next_due.copy()
+    opening = _ints(st["period_opening_fen"])
+    period_interest = _ints(st["period_interest_fen"])
+    rate_num = _ints(st["period_rate_numerator"])
+    rate_den = _ints(st["period_rate_denominator"])
+    falling = (row_due == d) & rolling[row_loan]
+    np.add.at(interest_due, row_loan[falling], _ints(op["interest_fen"])[falling])
+    np.add.at(fee_due, row_loan[falling], _ints(op["fee_fen"])[falling])
     for k in np.flatnonzero(rolling).tolist():
         nxt = upcoming.get(ids[k])
-        year_days = prods[k].day_count.year_days
         if nxt is None:
-            period["start"][k], period["due"][k] = d, -1
-            period["opening"][k] = period["interest"][k] = 0
+            period_start[k], period_due[k] = d, -1
+            opening[k] = period_interest[k] = 0
         else:
-            period["start"][k] = _days(nxt["period_start"])
-            period["due"][k] = _days(nxt["due_date"])
-            period["opening"][k] = nxt["balance_after_fen"] + nxt["principal_fen"]
-            period["interest"][k] = nxt["interest_fen"]
-            period["num"][k] = nxt["rate_numerator"]
-            period["den"][k] = nxt["rate_denominator"] * year_days
+            nxt_days, _ = _day_numbers((nxt[2], nxt[3]))
+            period_start[k], period_due[k] = nxt_days
+            opening[k] = nxt[4] + nxt[5]
+            period_interest[k] = nxt[6]
+            rate_num[k] = nxt[7]
+            rate_den[k] = nxt[8] * prods[k].day_count.year_days
+    start_moved = period_start_null | (period_start != _day_numbers(st["period_start"])[0])
 
     loans = Loans(
         compound=np.array([p.compound_overdue_interest for p in prods], dtype=bool),
         rounding=tuple(p.rounding for p in prods),
-        period_start=np.array(period["start"], dtype=np.int64),
-        period_due=np.array(period["due"], dtype=np.int64),
-        period_opening=np.array(period["opening"], dtype=np.int64),
-        period_interest=np.array(period["interest"], dtype=np.int64),
-        period_rate_numerator=np.array(period["num"], dtype=np.int64),
-        period_rate_denominator=np.array(period["den"], dtype=np.int64),
+        period_start=period_start,
+        period_due=period_due,
+        period_opening=opening,
+        period_interest=period_interest,
+        period_rate_numerator=rate_num,
+        period_rate_denominator=rate_den,
         interest_due=interest_due,
-        settled_penalty=np.array([r["settled_penalty_fen"] for r in state_rows], dtype=np.int64),
-        settled_penalty_left=np.array([r["settled_penalty_left_fen"] for r in state_rows],
-                                      dtype=np.int64),
+        settled_penalty=_ints(st["settled_penalty_fen"]),
+        settled_penalty_left=_ints(st["settled_penalty_left_fen"]),
     )
-
-    def col(name: str, default: int = 0) -> np.ndarray[Any, np.dtype[np.int64]]:
-        return np.array([r[name] if r[name] is not None else default for r in open_rows],
-                        dtype=np.int64)
-
+    penalty_numerator = _ints(op["penalty_numerator"])
+    forgiven = np.array([bool(v) for v in op["forgiven"]], dtype=bool)
     rows = OpenRows(
-        loan=np.array([index[r["loan_id"]] for r in open_rows], dtype=np.int64),
-        due=np.array([_days(r["due_date"]) for r in open_rows], dtype=np.int64),
-        grace_end=np.array([_days(r["grace_end"]) for r in open_rows], dtype=np.int64),
-        principal_left=col("principal_fen") - col("principal_paid_fen"),
-        interest_left=col("interest_fen") - col("interest_paid_fen") - col("interest_waived_fen"),
-        fee_left=col("fee_fen") - col("fee_paid_fen") - col("fee_waived_fen"),
-        penalty_numerator=col("penalty_numerator"),
-        penalty_denominator=col("penalty_denominator"),
-        penalty_rate_numerator=col("penalty_rate_numerator"),
-        accrued_to=np.array([_days(r["accrued_to"] or r["due_date"]) for r in open_rows],
-                            dtype=np.int64),
-        forgiven=np.array([bool(r["forgiven"]) for r in open_rows], dtype=bool),
-        penalty_paid_waived=col("penalty_paid_fen") + col("penalty_waived_fen"),
+        loan=row_loan,
+        due=row_due,
+        grace_end=row_grace,
+        principal_left=_ints(op["principal_fen"]) - _ints(op["principal_paid_fen"]),
+        interest_left=(_ints(op["interest_fen"]) - _ints(op["interest_paid_fen"])
+                       - _ints(op["interest_waived_fen"])),
+        fee_left=_ints(op["fee_fen"]) - _ints(op["fee_paid_fen"]) - _ints(op["fee_waived_fen"]),
+        penalty_numerator=penalty_numerator,
+        penalty_denominator=_ints(op["penalty_denominator"]),
+        penalty_rate_numerator=_ints(op["penalty_rate_numerator"]),
+        accrued_to=np.where(accrued_null, row_due, row_accrued),
+        forgiven=forgiven,
+        penalty_paid_waived=_ints(op["penalty_paid_fen"]) + _ints(op["penalty_waived_fen"]),
     )
     night = advance(d, loans, rows, prods[0].buckets)
 
     # Books: the earned flows against what was booked, one entry for the chunk.
-    books = tables.loan_books
-    booked_rows = conn.execute(
-        select(books).where(books.c.loan_id >= first, books.c.loan_id <= last,
-                            books.c.flow.in_(("earned:interest", "earned:penalty",
-                                              "earned:fee")))
-    ).all()
-    booked: dict[tuple[str, str], int] = {(r.loan_id, r.flow): r.amount_fen for r in booked_rows}
+    booked: dict[tuple[str, str], int] = {
+        (r[0], r[1]): r[2] for r in conn.execute(text(
+            "SELECT loan_id, flow, amount_fen FROM loan_books WHERE loan_id >= :first "
+            "AND loan_id <= :last AND flow IN ('earned:interest', 'earned:penalty', "
+            "'earned:fee')"), {"first": first, "last": last}).all()}
     legs: list[ledger.Leg] = []
     updates: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
-    pairs = {
-        "earned:interest": (INTEREST_RECEIVABLE, INTEREST_INCOME, night.earned_interest),
-        "earned:penalty": (PENALTY_RECEIVABLE, PENALTY_INCOME, night.earned_penalty),
-        "earned:fee": (FEE_RECEIVABLE, FEE_INCOME, fee_due),
-    }
-    for k, loan_id in enumerate(ids):
-        if exceptional[k]:
-            continue
-        for flow, (debit, credit_account, target) in pairs.items():
+    pairs = (
+        ("earned:interest", INTEREST_RECEIVABLE, INTEREST_INCOME, night.earned_interest),
+        ("earned:penalty", PENALTY_RECEIVABLE, PENALTY_INCOME, night.earned_penalty),
+        ("earned:fee", FEE_RECEIVABLE, FEE_INCOME, fee_due),
+    )
+    targets = [target.tolist() for _, _, _, target in pairs]
+    for k in np.flatnonzero(~exceptional).tolist():
+        loan_id = ids[k]
+        for (flow, debit, credit_account, _), target in zip(pairs, targets, strict=True):
             have = booked.get((loan_id, flow))
-            want = int(target[k])
+            want = target[k]
             delta = want - (have or 0)
             if delta:
                 legs += [ledger.Leg(debit, delta, loan_id),
@@ -365,55 +428,102 @@ def _chunk(
                      {"loan_id": "varchar", "flow": "varchar", "amount_fen": "bigint"}, updates)
     bulk.insert_rows(conn, "loan_books", ("loan_id", "flow", "amount_fen"), inserts)
 
-    # Open instalments: penalty state, and those settled today with nothing to pay.
+    # Open instalments: penalty state, and those settled today with nothing to pay; a row
+    # the night left as it was (due today, nothing settled) is not written.
+    keeps_accrual = row_due >= d
+    new_accrued = np.where(keeps_accrual, row_accrued, night.accrued_to)
+    new_forgiven = forgiven | (night.settled_today & (d <= row_grace))
+    moved = ((night.penalty_numerator != penalty_numerator) | night.settled_today
+             | (new_forgiven != forgiven)
+             | (~keeps_accrual & (accrued_null | (night.accrued_to != row_accrued))))
     row_updates = [
-        {"loan_id": r["loan_id"], "number": r["number"],
+        {"loan_id": op["loan_id"][j], "number": op["number"][j],
          "penalty_numerator": int(night.penalty_numerator[j]),
-         "accrued_to": (r["accrued_to"] if r["due_date"] >= day
-                        else _date(int(night.accrued_to[j]))),
+         "accrued_to": (op["accrued_to"][j] if keeps_accrual[j]
+                        else _date(int(new_accrued[j]))),
          "settled_on": day if night.settled_today[j] else None,
-         "forgiven": bool(r["forgiven"] or (night.settled_today[j]
-                                            and day <= r["grace_end"]))}
-        for j, r in enumerate(open_rows) if not exceptional[index[r["loan_id"]]]
+         "forgiven": bool(new_forgiven[j])}
+        for j in np.flatnonzero(moved & ~exceptional[row_loan]).tolist()
     ]
     bulk.update_rows(conn, "installment_state", ("loan_id", "number"), {
         "loan_id": "varchar", "number": "integer", "penalty_numerator": "bigint",
         "accrued_to": "date", "settled_on": "date", "forgiven": "boolean",
     }, row_updates)
 
-    # Loan state and events.
-    state_updates = []
+    # Events: bucket moves (only a loan whose DPD moved can change bucket) and balloon
+    # warnings, queued in loan order as one statement.
+    outbox: list[dict[str, Any]] = []
     changes = warnings = 0
-    for k, r in enumerate(state_rows):
-        if exceptional[k]:
-            continue
-        dpd = int(night.dpd[k])
-        changes += _emit_bucket_change(conn, ids[k], day, r["dpd"], dpd, prods[k], now)
-        balloon_due = r["balloon_due_date"]
-        if balloon_due is not None and (balloon_due - day).days in BALLOON_WARNING_DAYS:
+    dpd_before = _ints(st["dpd"])
+    balloon_due, balloon_null = _day_numbers(st["balloon_due_date"])
+    to_balloon = balloon_due - d
+    warn = ~balloon_null & np.isin(to_balloon, BALLOON_WARNING_DAYS) & ~exceptional
+    dpd_moved = (night.dpd != dpd_before) & ~exceptional
+    for k in np.flatnonzero(dpd_moved | warn).tolist():
+        if dpd_moved[k]:
+            change = bucket_change(ids[k], day, int(dpd_before[k]), int(night.dpd[k]),
+                                   prods[k].buckets)
+            if change is not None:
+                changes += 1
+                outbox.append(_bucket_event(ids[k], day, change, now))
+        if warn[k]:
             warnings += 1
-            days_left = (balloon_due - day).days
-            conn.execute(insert(tables.outbox).values(
-                event_type="BalloonApproaching", aggregate_id=ids[k],
-                payload=to_json({"loan_id": ids[k], "days": days_left,
-                                 "balloon_fen": r["balloon_fen"], "due_date": balloon_due}),
-                business_date=day, dedupe_key=f"balloon:{ids[k]}:{days_left}",
-                recorded_at=now))
-        state_updates.append({
-            "loan_id": ids[k], "as_of": day, "dpd": dpd, "bucket": night.bucket[k],
-            "accrued_interest_fen": int(night.accrued_interest[k]),
+            days_left = int(to_balloon[k])
+            outbox.append({
+                "event_type": "BalloonApproaching", "aggregate_id": ids[k],
+                "payload": to_json({"loan_id": ids[k], "days": days_left,
+                                    "balloon_fen": st["balloon_fen"][k],
+                                    "due_date": _date(int(balloon_due[k]))}),
+                "business_date": day, "dedupe_key": f"balloon:{ids[k]}:{days_left}",
+                "recorded_at": now, "dispatched_at": None})
+    if outbox:
+        conn.execute(insert(tables.outbox), outbox)
+
+    # Loan state: the full set of nightly columns where more than the day and the accrued
+    # interest moved, those two alone elsewhere.
+    due_null = period_due < 0
+    labels = night.bucket
+    louder = (
+        (night.dpd != dpd_before)
+        | np.array([a != b for a, b in zip(labels, st["bucket"], strict=True)], dtype=bool)
+        | (night.penalty_outstanding != _ints(st["penalty_outstanding_fen"]))
+        | (night.overdue_principal != _ints(st["overdue_principal_fen"]))
+        | (night.overdue_interest != _ints(st["overdue_interest_fen"]))
+        | (night.overdue_fee != _ints(st["overdue_fee_fen"]))
+        | (due_null != np.array([v is None for v in st["next_due_date"]], dtype=bool))
+        | (~due_null & (period_due != next_due))
+        | start_moved
+        | (opening != _ints(st["period_opening_fen"]))
+        | (period_interest != _ints(st["period_interest_fen"]))
+        | (rate_num != _ints(st["period_rate_numerator"]))
+        | (rate_den != _ints(st["period_rate_denominator"]))
+        | (interest_due != _ints(st["interest_due_fen"]))
+        | (fee_due != _ints(st["fee_due_fen"]))
+    )
+    accrued_list = night.accrued_interest.tolist()
+    quiet_updates = [
+        {"loan_id": ids[k], "as_of": day, "accrued_interest_fen": accrued_list[k]}
+        for k in np.flatnonzero(~louder & ~exceptional).tolist()
+    ]
+    state_updates = [
+        {
+            "loan_id": ids[k], "as_of": day, "dpd": int(night.dpd[k]), "bucket": labels[k],
+            "accrued_interest_fen": accrued_list[k],
             "penalty_outstanding_fen": int(night.penalty_outstanding[k]),
             "overdue_principal_fen": int(night.overdue_principal[k]),
             "overdue_interest_fen": int(night.overdue_interest[k]),
             "overdue_fee_fen": int(night.overdue_fee[k]),
-            "next_due_date": _date(period["due"][k]) if period["due"][k] >= 0 else None,
-            "period_start": _date(period["start"][k]),
-            "period_opening_fen": period["opening"][k],
-            "period_interest_fen": period["interest"][k],
-            "period_rate_numerator": period["num"][k],
-            "period_rate_denominator": period["den"][k],
+            "next_due_date": None if due_null[k] else _date(int(period_due[k])),
+            "period_start": _date(int(period_start[k])),
+            "period_opening_fen": int(opening[k]),
+            "period_interest_fen": int(period_interest[k]),
+            "period_rate_numerator": int(rate_num[k]),
+            "period_rate_denominator": int(rate_den[k]),
             "interest_due_fen": int(interest_due[k]), "fee_due_fen": int(fee_due[k]),
-        })
+        }
+        for k in np.flatnonzero(louder & ~exceptional).tolist()
+    ]
+    bulk.update_rows(conn, "loan_state", ("loan_id",), QUIET_COLUMNS, quiet_updates)
     bulk.update_rows(conn, "loan_state", ("loan_id",), STATE_COLUMNS, state_updates)
 
     # The few loans only the replay can move: a credit to apply, or days to catch up.
@@ -424,7 +534,7 @@ def _chunk(
         assert account is not None
         position = sync_books(conn, account, day, f"eod:{day.isoformat()}:replay:{ids[k]}", now,
                               "EOD_ACCRUAL")
-        changes += _emit_bucket_change(conn, ids[k], day, state_rows[k]["dpd"], position.dpd,
+        changes += _emit_bucket_change(conn, ids[k], day, int(dpd_before[k]), position.dpd,
                                        prods[k], now)
         if position.paid_off:  # a waiting credit settled the last instalment
             repo.set_status(ids[k], "closed")

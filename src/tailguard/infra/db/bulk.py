@@ -9,6 +9,7 @@ handed to the driver's `executemany` with plain dicts (sqlite3 takes `:name`, ps
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,7 +62,9 @@ def update_rows(
             rows,
         )
         return
-    temp = f"tmp_{table}"
+    # One temporary table per column list: a transaction may update the same table through
+    # different column lists (the nightly step, then a replayed loan's changed columns).
+    temp = f"tmp_{table}_{zlib.crc32(','.join(names).encode()):08x}"
     raw = _psycopg(connection)
     with raw.cursor() as cursor:
         cursor.execute(

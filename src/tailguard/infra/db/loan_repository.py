@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
@@ -43,6 +45,30 @@ class LoanRecord:
     vehicle_id: str | None
     region_code: str | None
     status: str
+
+
+IN_LIST_MAX = 500
+"""Loan ids per IN list in the hand-written queries (SQLite bounds parameters)."""
+
+
+def _memo(decode: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """`decode` (a column type's result processor, None when the driver's value is final)
+    applied once per distinct raw value."""
+    if decode is None:
+        return lambda value: value
+    seen: dict[Any, Any] = {None: None}
+
+    def memo(value: Any) -> Any:
+        if value not in seen:
+            seen[value] = decode(value)
+        return seen[value]
+    return memo
+
+
+@lru_cache(maxsize=256)
+def _product_from_text(text: str) -> Product:
+    """Decoded once per distinct definition: the same text is the same (frozen) product."""
+    return product_from_json(text)
 
 
 class LoanRepository:
@@ -97,7 +123,7 @@ class LoanRepository:
             .order_by(tables.products.c.version.desc())
             .limit(1)
         ).scalar_one_or_none()
-        return None if row is None else product_from_json(row)
+        return None if row is None else _product_from_text(row)
 
     # -- loans --------------------------------------------------------------------------
     def add(self, account: LoanAccount, record: LoanRecord, recorded_at: datetime) -> None:
@@ -254,51 +280,81 @@ class LoanRepository:
     def _schedules(self, loan_ids: Sequence[str]) -> dict[str, tuple[Schedule, ...]]:
         if not loan_ids:
             return {}
+        sv, it = tables.schedule_versions, tables.installments
         versions = self.connection.execute(
-            select(tables.schedule_versions)
-            .where(tables.schedule_versions.c.loan_id.in_(loan_ids))
-            .order_by(tables.schedule_versions.c.loan_id, tables.schedule_versions.c.version)
-        ).mappings().all()
-        rows = self.connection.execute(
-            select(tables.installments)
-            .where(tables.installments.c.loan_id.in_(loan_ids))
-            .order_by(tables.installments.c.loan_id, tables.installments.c.version,
-                      tables.installments.c.number)
-        ).mappings().all()
+            select(sv.c.loan_id, sv.c.version, sv.c.replaces, sv.c.effective_date, sv.c.reason)
+            .where(sv.c.loan_id.in_(loan_ids))
+            .order_by(sv.c.loan_id, sv.c.version)
+        ).all()
+        # Driver rows, and each distinct date, rate and kind decoded once (with the column
+        # types' own decoders, so the values are the ones a typed query gives): a batch reads
+        # tens of thousands of instalment rows, and decoding each value costs more than the
+        # query.
+        columns = (it.c.loan_id, it.c.version, it.c.number, it.c.period_start, it.c.due_date,
+                   it.c.principal_fen, it.c.interest_fen, it.c.balance_after_fen, it.c.fee_fen,
+                   it.c.balloon_fen, it.c.kind, it.c.contract_rate)
+        dialect = self.connection.dialect
+        if dialect.name == "sqlite":  # dates come as text and rates as floats: decode here
+            rows: list[Any] = []
+            for start in range(0, len(loan_ids), IN_LIST_MAX):
+                part = loan_ids[start:start + IN_LIST_MAX]
+                rows.extend(self.connection.exec_driver_sql(
+                    f"SELECT {', '.join(c.name for c in columns)} FROM installments "
+                    f"WHERE loan_id IN ({', '.join('?' for _ in part)}) "
+                    f"ORDER BY loan_id, version, number", tuple(part)).fetchall())
+            date_of = _memo(it.c.due_date.type.dialect_impl(dialect).result_processor(
+                dialect, None))
+            rate_of = _memo(it.c.contract_rate.type.dialect_impl(dialect).result_processor(
+                dialect, None))
+        else:  # the driver's values are final
+            rows = list(self.connection.execute(
+                select(*columns).where(it.c.loan_id.in_(loan_ids))
+                .order_by(it.c.loan_id, it.c.version, it.c.number)).all())
+            date_of = rate_of = _memo(None)
+        rates: dict[Any, Decimal | None] = {None: None}
+        kinds: dict[str, InstallmentKind] = {}
         by_version: dict[tuple[str, int], list[Installment]] = {}
-        for r in rows:
-            rate = r["contract_rate"]
-            by_version.setdefault((r["loan_id"], r["version"]), []).append(
+        for (loan_id, version, number, period_start, due_date, principal, interest, balance,
+             fee, balloon, kind, raw_rate) in rows:
+            rate = rate_of(raw_rate)
+            if rate not in rates:
+                rates[rate] = Decimal(rate).normalize()
+            if kind not in kinds:
+                kinds[kind] = InstallmentKind(kind)
+            by_version.setdefault((loan_id, version), []).append(
                 Installment(
-                    number=r["number"], period_start=r["period_start"], due_date=r["due_date"],
-                    principal_fen=r["principal_fen"], interest_fen=r["interest_fen"],
-                    balance_after_fen=r["balance_after_fen"], fee_fen=r["fee_fen"],
-                    balloon_fen=r["balloon_fen"], kind=InstallmentKind(r["kind"]),
-                    contract_rate=None if rate is None else Decimal(rate).normalize(),
+                    number=number, period_start=date_of(period_start),
+                    due_date=date_of(due_date),
+                    principal_fen=principal, interest_fen=interest,
+                    balance_after_fen=balance, fee_fen=fee,
+                    balloon_fen=balloon, kind=kinds[kind],
+                    contract_rate=rates[rate],
                 )
             )
         result: dict[str, list[Schedule]] = {}
-        for v in versions:
-            result.setdefault(v["loan_id"], []).append(Schedule(
-                installments=tuple(by_version[(v["loan_id"], v["version"])]),
-                version=v["version"],
-                replaces=v["replaces"],
-                effective_date=v["effective_date"],
-                reason=v["reason"],
+        for loan_id, version, replaces, effective_date, reason in versions:
+            result.setdefault(loan_id, []).append(Schedule(
+                installments=tuple(by_version[(loan_id, version)]),
+                version=version,
+                replaces=replaces,
+                effective_date=effective_date,
+                reason=reason,
             ))
         return {loan_id: tuple(found) for loan_id, found in result.items()}
 
     def _events(self, loan_ids: Sequence[str]) -> dict[str, tuple[LoanEvent, ...]]:
         if not loan_ids:
             return {}
+        e = tables.loan_events
         rows = self.connection.execute(
-            select(tables.loan_events)
-            .where(tables.loan_events.c.loan_id.in_(loan_ids))
-            .order_by(tables.loan_events.c.id)
-        ).mappings().all()
+            select(e.c.loan_id, e.c.kind, e.c.reference, e.c.value_date, e.c.amount_fen,
+                   e.c.channel, e.c.reason, e.c.component, e.c.installment_number)
+            .where(e.c.loan_id.in_(loan_ids))
+            .order_by(e.c.id)
+        ).all()
         events: dict[str, list[LoanEvent]] = {}
         for r in rows:
-            events.setdefault(r["loan_id"], []).append(event_from_row(r))
+            events.setdefault(r[0], []).append(event_from_row(r._mapping))
         return {loan_id: tuple(found) for loan_id, found in events.items()}
 
 
