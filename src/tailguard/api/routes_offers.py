@@ -16,8 +16,9 @@ Amounts in and out are yuan strings, like the rest of the API.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +30,8 @@ from tailguard.engagement.vocabulary import Channel as MessageChannel
 from tailguard.errors import InvalidInput, NotFound
 from tailguard.infra.auth import Role, TokenClaims
 from tailguard.loans.events import Channel
-from tailguard.money import parse_major, parse_percent, yuan
+from tailguard.money import AmountError, parse_major, parse_percent, yuan
+from tailguard.money.rates import RateError
 from tailguard.services import contacts, incentives, offers, treatments
 
 router = APIRouter(prefix="/api/v1")
@@ -39,6 +41,15 @@ CHECKERS = (Role.SERVICING, Role.TEAM_LEAD, Role.RISK)
 PROGRAMME_READERS = (Role.RISK, Role.COMPLIANCE, Role.ADMINISTRATOR, Role.TEAM_LEAD)
 BORROWER_MAY_ACCEPT = {k.value for k in BORROWER_KINDS}  # the rule: engagement.offers
 Money = Annotated[str, Field(min_length=1, max_length=20)]
+T = TypeVar("T")
+
+
+def _parsed(parse: Callable[[str], T], text: str, field: str) -> T:
+    """An amount or a percentage the body gave as text, or a 422 naming its field."""
+    try:
+        return parse(text)
+    except (AmountError, RateError) as exc:
+        raise InvalidInput.one(field, "invalid", str(exc)) from None
 
 
 class _Strict(BaseModel):
@@ -111,8 +122,10 @@ def quote_offer(
     user: Annotated[TokenClaims, Depends(allow(*QUOTERS))],
 ) -> dict[str, Any]:
     """Quote an offer; 409 names the rule (eligibility, cap, range, affordability) it fails."""
-    rate = parse_percent(body.annual_rate_percent) if body.annual_rate_percent else None
-    income = parse_major(body.monthly_income) if body.monthly_income else None
+    rate = (_parsed(parse_percent, body.annual_rate_percent, "annual_rate_percent")
+            if body.annual_rate_percent else None)
+    income = (_parsed(parse_major, body.monthly_income, "monthly_income")
+              if body.monthly_income else None)
     return _out(offers.quote_offer(
         platform, user.subject, loan_id, OfferKind(body.kind), months=body.months,
         new_day=body.new_day, annual_rate=rate, monthly_income_fen=income,
@@ -163,7 +176,8 @@ def accept_offer(
             raise InvalidInput.one("offer", "servicing_only",
                                    "pay the payoff in the app, or arrange the appraisal with "
                                    "servicing")
-    appraisal = parse_major(body.appraised_value) if body.appraised_value else None
+    appraisal = (_parsed(parse_major, body.appraised_value, "appraised_value")
+                 if body.appraised_value else None)
     return _out(offers.accept_offer(
         platform, user.subject if borrower is None else f"borrower:{borrower}", offer_id,
         appraised_value_fen=appraisal, shortfall_months=body.shortfall_months,
