@@ -10,12 +10,14 @@ or defaulted) while others approach. The run is the simulator's baseline, ending
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from tailguard.calendar import add_months
 from tailguard.infra.clock import FixedClock
 from tailguard.infra.db import tables
+from tailguard.services import behavioural_scores
 from tailguard.services.platform import Platform
 from tailguard.simulation.config import SimulationConfig, WorldSpec
 from tailguard.simulation.runner import Simulation, checkpoint_path_for
@@ -51,4 +53,6 @@ def run_demo(platform: Platform, loans: int, seed: int) -> tuple[int, int, bool]
         return 0, 0, True
     state = simulation.run()
     simulation.issue_contracts()  # every demo loan shows its contract, as if issued at booking
+    # what serve's nightly run leaves after each end of day: the loans' behavioural scores
+    behavioural_scores.refresh_scores(platform, today - timedelta(days=1))
     return state.counters.bookings, state.counters.payments, False
