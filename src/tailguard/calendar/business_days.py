@@ -12,9 +12,10 @@ once per year, so nobody mistakes a guess for the published calendar.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Protocol
 
 import chinese_calendar
@@ -122,3 +123,70 @@ def next_working_day(calendar: BusinessCalendar, day: date) -> date:
             return candidate
         candidate += timedelta(days=1)
     raise ValueError(f"no working day within {MAX_CONSECUTIVE_NON_WORKING_DAYS} days of {day}")
+
+
+class _SameObject:
+    """A cache key for a calendar that cannot be hashed by value (a mutable one, such as
+    `ChinaStatutoryCalendar`, which records its fallback years): equal only to itself.
+
+    It holds the calendar, so while any cache entry keyed by it lives, the calendar lives too
+    and its `id` cannot be handed to another object: no entry can ever answer for a calendar
+    it was not computed with. Keying by identity also keeps `CalendarFallbackWarning` exactly
+    as before: a new calendar misses the cache, asks its own `is_working_day`, and warns."""
+
+    __slots__ = ("calendar",)
+
+    def __init__(self, calendar: BusinessCalendar) -> None:
+        self.calendar = calendar
+
+    def __hash__(self) -> int:
+        return id(self.calendar)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _SameObject) and other.calendar is self.calendar
+
+
+def _key_of(calendar: BusinessCalendar) -> Hashable:
+    """A hashable stand-in for `calendar`, shared only by calendars that answer alike.
+
+    Frozen value calendars (`WeekendCalendar`) are their own key. A `RegionalCalendar` is
+    keyed by its days and its base's key, so the one the service layer builds afresh per loan
+    shares the entries of its national calendar. Anything else unhashable goes by identity."""
+    if type(calendar) is RegionalCalendar:  # a subclass may answer differently
+        return ("regional", _key_of(calendar.base), calendar.region_code,
+                calendar.extra_holidays, calendar.extra_working_days)
+    try:
+        hash(calendar)
+    except TypeError:
+        return _SameObject(calendar)
+    assert isinstance(calendar, Hashable)  # it just hashed
+    return calendar
+
+
+class CalendarKey:
+    """A calendar with its cache key: equal and hashed by the key, computed with the calendar.
+
+    Lets `functools.lru_cache` memoise answers per calendar although the calendars themselves
+    need not be hashable (see `_key_of`)."""
+
+    __slots__ = ("_hash", "calendar", "key")
+
+    def __init__(self, calendar: BusinessCalendar) -> None:
+        self.calendar = calendar
+        self.key = _key_of(calendar)
+        self._hash = hash(self.key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CalendarKey) and other.key == self.key
+
+
+@lru_cache(maxsize=65_536)
+def cached_next_working_day(calendar: CalendarKey, day: date) -> date:
+    """`next_working_day`, remembered per calendar and day (bounded, least recently used out).
+
+    Every replay of a loan asks it for each instalment's due date; the answer only depends on
+    the calendar's days, which do not change while a process runs."""
+    return next_working_day(calendar.calendar, day)

@@ -94,14 +94,31 @@ class Night:
     overdue_fee: I64
 
 
-def _round(numerator: I64, denominator: I64, modes: list[RoundingMode]) -> I64:
-    """round_ratio_array over rows with per-row denominators and modes."""
+_MODES = tuple(RoundingMode)
+_MODE_CODE = {mode: code for code, mode in enumerate(_MODES)}
+
+
+def _mode_codes(modes: tuple[RoundingMode, ...] | list[RoundingMode]) -> I64:
+    """Rounding modes as small integer codes, so rows can be grouped by numpy, not Python."""
+    return np.array([_MODE_CODE[m] for m in modes], dtype=np.int64)
+
+
+def _round(numerator: I64, denominator: I64, codes: I64) -> I64:
+    """round_ratio_array over rows with per-row denominators and modes (`_mode_codes`).
+
+    `round_ratio_array` takes one denominator and one mode, so rows are grouped by the pair:
+    one sort and one call per distinct pair. (Filtering the whole chunk once per pair costs
+    a pass over every row per pair, and a book with many rates has many denominators.)"""
     out = np.zeros_like(numerator)
-    for mode in set(modes):
-        mask = np.array([m is mode for m in modes], dtype=bool)
-        for den in np.unique(denominator[mask]):
-            rows = mask & (denominator == den)
-            out[rows] = round_ratio_array(numerator[rows], int(den), mode)
+    if not len(numerator):
+        return out
+    order = np.lexsort((denominator, codes))
+    code, den = codes[order], denominator[order]
+    change = (code[1:] != code[:-1]) | (den[1:] != den[:-1])
+    starts = np.flatnonzero(np.concatenate(([True], change))).tolist()
+    for begin, end in zip(starts, [*starts[1:], len(order)], strict=True):
+        rows = order[begin:end]
+        out[rows] = round_ratio_array(numerator[rows], int(den[begin]), _MODES[int(code[begin])])
     return out
 
 
@@ -127,8 +144,8 @@ def advance(
     forgiven = rows.forgiven | (settled_today & (day <= rows.grace_end))
     numerator = np.where(settled_today & forgiven, 0, numerator)
 
-    modes = [loans.rounding[i] for i in rows.loan.tolist()]
-    rounded = _round(numerator, rows.penalty_denominator, modes)
+    loan_codes = _mode_codes(loans.rounding)
+    rounded = _round(numerator, rows.penalty_denominator, loan_codes[rows.loan])
     owed = np.where(forgiven | (day <= rows.grace_end), 0, rounded)
 
     # Per-loan sums over open rows.
@@ -158,7 +175,7 @@ def advance(
     product = loans.period_opening * loans.period_rate_numerator * elapsed
     assert int(np.abs(product).max(initial=0)) < 2**62, "accrual overflows int64"
     accrued = np.minimum(
-        _round(product, loans.period_rate_denominator, list(loans.rounding)),
+        _round(product, loans.period_rate_denominator, loan_codes),
         loans.period_interest,
     )
     accrued = np.where(in_period, accrued, 0)

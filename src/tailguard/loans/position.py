@@ -17,13 +17,15 @@ Rules applied, each once, here:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
-from tailguard.calendar import BusinessCalendar, WeekendCalendar, next_working_day
+from tailguard.calendar import BusinessCalendar, WeekendCalendar
+from tailguard.calendar.business_days import CalendarKey, cached_next_working_day
 from tailguard.loans.delinquency import bucket_for
 from tailguard.loans.events import (
     ChargeWaived,
@@ -33,10 +35,10 @@ from tailguard.loans.events import (
     PaymentReceived,
     PaymentReversed,
 )
-from tailguard.loans.products import HolidayRule, Product
+from tailguard.loans.products import HolidayRule, Product, WaterfallOrder
 from tailguard.loans.schedule import Installment, Schedule
-from tailguard.loans.waterfall import AllocationPart, Claim, allocate, order_claims
-from tailguard.money.rounding import round_ratio
+from tailguard.loans.waterfall import COMPONENT_ORDER, AllocationPart, Claim, allocate
+from tailguard.money.rounding import RoundingMode, round_ratio
 
 COMPONENTS = tuple(Component)
 """Iterating a tuple is cheaper than iterating the enum, and the replay does it often."""
@@ -208,72 +210,125 @@ class Position:
 
 def grace_end(product: Product, due: date, calendar: BusinessCalendar) -> date:
     """The last day an instalment may be settled without penalty or delinquency."""
-    end = due + timedelta(days=product.grace_days)
-    if product.holiday_rule is HolidayRule.GRACE_TO_NEXT_WORKING_DAY:
-        end = max(end, next_working_day(calendar, due))
+    return _grace_end(due, product.grace_days, product.holiday_rule, CalendarKey(calendar))
+
+
+@lru_cache(maxsize=65_536)
+def _grace_end(due: date, grace_days: int, rule: HolidayRule, calendar: CalendarKey) -> date:
+    """`grace_end` from the only inputs it reads, remembered: every replay of a loan asks it
+    for every instalment, and a national calendar lookup is far dearer than a cache hit."""
+    end = due + timedelta(days=grace_days)
+    if rule is HolidayRule.GRACE_TO_NEXT_WORKING_DAY:
+        end = max(end, cached_next_working_day(calendar, due))
     return end
 
 
-@dataclass
-class _Working:
-    """Mutable per-instalment state used only inside one replay."""
+@lru_cache(maxsize=4096)
+def _grace_ends(dues: tuple[date, ...], grace_days: int, rule: HolidayRule,
+                calendar: CalendarKey) -> tuple[date, ...]:
+    """The grace ends of a whole schedule's due dates: one cache look-up per replay instead
+    of one per instalment (loans booked on the same day share their due dates)."""
+    return tuple(_grace_end(due, grace_days, rule, calendar) for due in dues)
 
-    inst: Installment
-    grace_end: date
-    paid: dict[Component, int] = field(default_factory=lambda: dict.fromkeys(Component, 0))
-    waived: dict[Component, int] = field(default_factory=lambda: dict.fromkeys(Component, 0))
-    daily_rate: Fraction = Fraction(0)
-    """Penalty per fen per overdue day: the row's contract rate × multiplier / year days."""
-    fen_days: int = 0
-    """Σ overdue base × days so far. The rate is fixed per row, so penalty is exactly
-    `daily_rate × fen_days`: integer sums in the loop, one fraction when it is read."""
-    accrued_to: date | None = None
-    settled_on: date | None = None
-    forgiven: bool = False
+
+@lru_cache(maxsize=1024)
+def _daily_penalty_rate(annual_rate: Decimal, multiplier: Decimal, year_days: int
+                        ) -> tuple[int, int]:
+    """Penalty per fen per overdue day as (numerator, denominator) in lowest terms.
+
+    The same value `Fraction(rate) × Fraction(multiplier) / year_days` the replay used to build
+    per instalment and per replay; a loan book has a handful of distinct rates, so it is
+    computed once per rate. Equal Decimals (`1.5`, `1.50`) give the same exact fraction."""
+    rate = Fraction(annual_rate) * Fraction(multiplier) / year_days
+    return rate.numerator, rate.denominator
+
+
+# Slots of the per-component counters of `_Working`, in waterfall (and `Component`) order.
+_PENALTY, _FEE, _INTEREST, _PRINCIPAL = range(4)
+_SLOT = {component: k for k, component in enumerate(COMPONENTS)}
+assert COMPONENTS == COMPONENT_ORDER, "claims are built in component order, unsorted"
+
+
+class _Working:
+    """Mutable per-instalment state used only inside one replay.
+
+    Plain slots and lists indexed by `_SLOT` rather than dicts keyed by `Component`: the
+    replay reads and writes these counters for every due instalment on every event, and a
+    list index is several times cheaper than a dict built per row and an enum lookup.
+    """
+
+    __slots__ = (
+        "_rounded", "_rounded_at", "accrued_to", "due", "fen_days", "forgiven", "grace_end",
+        "inst", "left", "number", "owed", "paid", "rate_denominator", "rate_numerator",
+        "settled_on", "waived",
+    )
+
+    def __init__(self, inst: Installment, grace: date, rate: tuple[int, int]) -> None:
+        self.inst = inst
+        self.number = inst.number
+        self.due = inst.due_date
+        self.grace_end = grace
+        # What the schedule asks per component; penalty is accrued, not scheduled.
+        self.owed = [0, inst.fee_fen, inst.interest_fen, inst.principal_fen]
+        self.paid = [0, 0, 0, 0]
+        self.waived = [0, 0, 0, 0]
+        self.left = inst.principal_fen + inst.interest_fen + inst.fee_fen
+        """Fee, interest and principal still owed (penalty aside), kept up to date by `add`."""
+        # Penalty per fen per overdue day: the row's contract rate × multiplier / year days.
+        self.rate_numerator, self.rate_denominator = rate
+        self.fen_days = 0
+        """Σ overdue base × days so far. The rate is fixed per row, so penalty is exactly
+        `rate × fen_days`: integer sums in the loop, one fraction when it is read."""
+        self.accrued_to: date | None = None
+        self.settled_on: date | None = None
+        self.forgiven = False
+        # Nothing accrued rounds to nothing in every mode: most rows never need `round_ratio`.
+        self._rounded_at = 0
+        self._rounded = 0
+
+    def add(self, counters: list[int], slot: int, amount: int) -> None:
+        """Record `amount` paid or waived on `slot` (`counters` is `paid` or `waived`)."""
+        counters[slot] += amount
+        if slot != _PENALTY:
+            self.left -= amount
 
     @property
     def penalty_exact(self) -> Fraction:
-        return self.daily_rate * self.fen_days
+        return Fraction(self.rate_numerator * self.fen_days, self.rate_denominator)
 
-    def owed(self, component: Component) -> int:
-        if component is Component.PRINCIPAL:
-            return self.inst.principal_fen
-        if component is Component.INTEREST:
-            return self.inst.interest_fen
-        return self.inst.fee_fen
-
-    def contractual_left(self) -> int:
-        """Fee, interest and principal still owed (penalty aside)."""
-        paid, waived = self.paid, self.waived
-        return (self.inst.principal_fen + self.inst.interest_fen + self.inst.fee_fen
-                - paid[Component.FEE] - paid[Component.INTEREST] - paid[Component.PRINCIPAL]
-                - waived[Component.FEE] - waived[Component.INTEREST]
-                - waived[Component.PRINCIPAL])
+    def rounded_penalty(self, mode: RoundingMode) -> int:
+        """The accrued penalty rounded once; remembered until more accrues (the mode is the
+        product's, fixed for the replay)."""
+        if self._rounded_at != self.fen_days:
+            # Rounding needs no reduced fraction: numerator and denominator as they are.
+            self._rounded = round_ratio(self.rate_numerator * self.fen_days,
+                                        self.rate_denominator, mode)
+            self._rounded_at = self.fen_days
+        return self._rounded
 
 
 class _Replay:
     def __init__(
-        self, product: Product, annual_rate_penalty: Fraction, schedule: Schedule,
+        self, product: Product, annual_rate: Decimal, schedule: Schedule,
         calendar: BusinessCalendar,
     ) -> None:
         self.product = product
-        self.multiplier = Fraction(product.penalty_multiplier)
-        self.penalty_daily = annual_rate_penalty / product.day_count.year_days
-        daily_by_rate: dict[Decimal, Fraction] = {}  # a schedule has one or two rates
-
-        def daily(rate: Decimal | None) -> Fraction:
+        self.rounding = product.rounding
+        self.compound = product.compound_overdue_interest
+        multiplier, year_days = product.penalty_multiplier, product.day_count.year_days
+        installments = schedule.installments
+        grace_ends = _grace_ends(tuple(inst.due_date for inst in installments),
+                                 product.grace_days, product.holiday_rule, CalendarKey(calendar))
+        rates: dict[Decimal | None, tuple[int, int]] = {}  # a schedule has one or two rates
+        self.rows = []
+        for inst, grace in zip(installments, grace_ends, strict=True):
+            rate = rates.get(inst.contract_rate)
             if rate is None:
-                return self.penalty_daily
-            if rate not in daily_by_rate:
-                daily_by_rate[rate] = (Fraction(rate) * self.multiplier
-                                       / product.day_count.year_days)
-            return daily_by_rate[rate]
-
-        self.rows = [
-            _Working(inst, grace_end(product, inst.due_date, calendar),
-                     daily_rate=daily(inst.contract_rate))
-            for inst in schedule.installments
-        ]
+                rate = rates[inst.contract_rate] = _daily_penalty_rate(
+                    annual_rate if inst.contract_rate is None else inst.contract_rate,
+                    multiplier, year_days,
+                )
+            self.rows.append(_Working(inst, grace, rate))
         self.credit = 0
         self.refunded = 0
         self.refund_shortfall = 0
@@ -281,24 +336,22 @@ class _Replay:
         self.first_open = 0
 
     # -- penalty ------------------------------------------------------------------------
-    def _penalty_base(self, row: _Working) -> int:
-        base = row.inst.principal_fen - row.paid[Component.PRINCIPAL]
-        if self.product.compound_overdue_interest:
-            base += row.inst.interest_fen - row.paid[Component.INTEREST]
-            base -= row.waived[Component.INTEREST]
-        return base
-
     def accrue_to(self, day: date) -> None:
         """Accrue penalty on every overdue instalment up to `day` (exclusive of later days).
 
         Rows before `first_open` are settled, so their penalty base is zero for good."""
-        for index in range(self.first_open, len(self.rows)):
-            row = self.rows[index]
-            if row.inst.due_date >= day:
+        compound = self.compound
+        rows = self.rows
+        for index in range(self.first_open, len(rows)):
+            row = rows[index]
+            if row.due >= day:
                 break
-            start = row.accrued_to or row.inst.due_date
+            start = row.accrued_to or row.due
             if day > start:
-                base = self._penalty_base(row)
+                paid = row.paid
+                base = row.owed[_PRINCIPAL] - paid[_PRINCIPAL]
+                if compound:
+                    base += row.owed[_INTEREST] - paid[_INTEREST] - row.waived[_INTEREST]
                 if base > 0:
                     row.fen_days += base * (day - start).days
                 row.accrued_to = day
@@ -307,46 +360,64 @@ class _Replay:
         """Penalty owed on `day`: nothing inside the grace window or when forgiven."""
         if row.forgiven or day <= row.grace_end or not row.fen_days:
             return 0
-        return self._rounded_penalty(row)
+        return row.rounded_penalty(self.rounding)
 
-    def _rounded_penalty(self, row: _Working) -> int:
-        # Rounding needs no reduced fraction: numerator and denominator are used as they are.
-        rate = row.daily_rate
-        return round_ratio(rate.numerator * row.fen_days, rate.denominator,
-                           self.product.rounding)
-
-    def outstanding(self, row: _Working, component: Component, day: date) -> int:
-        if component is Component.PENALTY:
-            return self.penalty_owed(row, day) - row.paid[component] - row.waived[component]
-        return row.owed(component) - row.paid[component] - row.waived[component]
+    def outstanding(self, row: _Working, slot: int, day: date) -> int:
+        owed = self.penalty_owed(row, day) if slot == _PENALTY else row.owed[slot]
+        return owed - row.paid[slot] - row.waived[slot]
 
     # -- events -------------------------------------------------------------------------
-    def _claims(self, day: date) -> list[Claim]:
-        claims = []
-        for index in range(self.first_open, len(self.rows)):
-            row = self.rows[index]
-            if row.inst.due_date > day:
+    def _claims(self, day: date) -> Iterable[Claim]:
+        """What is owed on `day`, in the product's waterfall order, without sorting.
+
+        Rows are visited by number and each row's components in `COMPONENT_ORDER`, so the
+        claims come out already in oldest-first order (what `order_claims` would return); they
+        are yielded one by one, so the rows after the one that exhausts a payment are never
+        visited. By-component order gathers the same claims per component first."""
+        if self.product.waterfall is WaterfallOrder.OLDEST_FIRST:
+            return self._row_claims(day)
+        columns: tuple[list[Claim], ...] = ([], [], [], [])
+        for claim in self._row_claims(day):
+            columns[_SLOT[claim.component]].append(claim)
+        return [claim for column in columns for claim in column]
+
+    def _row_claims(self, day: date) -> Iterator[Claim]:
+        rows = self.rows
+        rounding = self.rounding
+        for index in range(self.first_open, len(rows)):
+            row = rows[index]
+            if row.due > day:
                 break
             found = False
-            for component in COMPONENTS:
-                left = self.outstanding(row, component, day)
+            paid, waived = row.paid, row.waived
+            if row.forgiven or day <= row.grace_end or not row.fen_days:
+                left = -paid[_PENALTY] - waived[_PENALTY]
+            else:
+                left = row.rounded_penalty(rounding) - paid[_PENALTY] - waived[_PENALTY]
+            if left > 0:
+                found = True
+                yield Claim(row.number, Component.PENALTY, left)
+            owed = row.owed
+            for slot in (_FEE, _INTEREST, _PRINCIPAL):
+                left = owed[slot] - paid[slot] - waived[slot]
                 if left > 0:
-                    claims.append(Claim(row.inst.number, component, left))
                     found = True
+                    yield Claim(row.number, COMPONENTS[slot], left)
             # A settled row past its grace (or forgiven) owes nothing more, ever: skip it next
-            # time. Rows before `first_open` are all such rows.
+            # time. Rows before `first_open` are all such rows. (While claims are being taken
+            # no row changes: the parts are booked after `allocate` returns.)
             if not found and index == self.first_open and row.settled_on is not None and (
                 row.forgiven or day > row.grace_end
             ):
                 self.first_open += 1
-        return order_claims(claims, self.product.waterfall)
 
     def settle_check(self, day: date) -> None:
-        for index in range(self.first_open, len(self.rows)):
-            row = self.rows[index]
-            if row.inst.due_date > day:
+        rows = self.rows
+        for index in range(self.first_open, len(rows)):
+            row = rows[index]
+            if row.due > day:
                 break
-            if row.settled_on is None and row.contractual_left() == 0:
+            if row.settled_on is None and row.left == 0:
                 row.settled_on = day
                 if day <= row.grace_end:
                     row.forgiven = True
@@ -354,8 +425,10 @@ class _Replay:
 
     def apply_money(self, payment_id: str, day: date, amount_fen: int) -> None:
         parts, left = allocate(amount_fen, self._claims(day))
+        rows = self.rows
         for part in parts:
-            self.rows[part.installment_number - 1].paid[part.component] += part.amount_fen
+            row = rows[part.installment_number - 1]
+            row.add(row.paid, _SLOT[part.component], part.amount_fen)
         self.settle_check(day)
         if is_credit_application(payment_id):
             # The waiting credit is what `amount_fen` was; what is left of it keeps waiting.
@@ -377,13 +450,14 @@ class _Replay:
     def waive(self, event: ChargeWaived) -> None:
         day = event.value_date
         left = event.amount_fen
+        slot = _SLOT[event.component]
         for row in self.rows:
-            if row.inst.due_date > day and event.installment_number is None:
+            if row.due > day and event.installment_number is None:
                 break
-            if event.installment_number not in (None, row.inst.number):
+            if event.installment_number not in (None, row.number):
                 continue
-            take = min(left, max(0, self.outstanding(row, event.component, day)))
-            row.waived[event.component] += take
+            take = min(left, max(0, self.outstanding(row, slot, day)))
+            row.add(row.waived, slot, take)
             left -= take
             if left == 0:
                 break
@@ -399,32 +473,33 @@ class _Replay:
             pending = 0
             accrued = self.penalty_owed(row, as_of)
             if not row.forgiven and as_of <= row.grace_end:
-                pending = self._rounded_penalty(row)
+                pending = row.rounded_penalty(self.rounding)
+            paid, waived = row.paid, row.waived
             states.append(
                 InstallmentState(
                     installment=row.inst,
                     grace_end=row.grace_end,
-                    principal_paid_fen=row.paid[Component.PRINCIPAL],
-                    interest_paid_fen=row.paid[Component.INTEREST],
-                    fee_paid_fen=row.paid[Component.FEE],
-                    penalty_paid_fen=row.paid[Component.PENALTY],
+                    principal_paid_fen=paid[_PRINCIPAL],
+                    interest_paid_fen=paid[_INTEREST],
+                    fee_paid_fen=paid[_FEE],
+                    penalty_paid_fen=paid[_PENALTY],
                     penalty_accrued_fen=accrued,
                     penalty_pending_fen=pending,
-                    interest_waived_fen=row.waived[Component.INTEREST],
-                    fee_waived_fen=row.waived[Component.FEE],
-                    penalty_waived_fen=row.waived[Component.PENALTY],
+                    interest_waived_fen=waived[_INTEREST],
+                    fee_waived_fen=waived[_FEE],
+                    penalty_waived_fen=waived[_PENALTY],
                     settled_on=row.settled_on,
-                    penalty_exact=row.penalty_exact,
+                    penalty_exact=row.penalty_exact if row.fen_days else _ZERO,
                     penalty_accrued_to=row.accrued_to,
                     forgiven=row.forgiven,
                 )
             )
         dpd = 0
         for row in self.rows:
-            if row.inst.due_date > as_of:
+            if row.due > as_of:
                 break
-            if row.contractual_left() > 0:
-                dpd = (as_of - row.inst.due_date).days if as_of > row.grace_end else 0
+            if row.left > 0:
+                dpd = (as_of - row.due).days if as_of > row.grace_end else 0
                 break
         return Position(
             as_of=as_of,
@@ -437,6 +512,17 @@ class _Replay:
             refunded_fen=self.refunded,
             refund_shortfall_fen=self.refund_shortfall,
         )
+
+
+_ZERO = Fraction(0)
+
+
+_WEEKENDS = WeekendCalendar()
+"""The default calendar, one instance so its grace ends are remembered across replays."""
+
+
+def _timeline_key(item: tuple[date, int, int, LoanEvent | None]) -> tuple[date, int, int]:
+    return item[0], item[1], item[2]
 
 
 def evaluate(
@@ -453,9 +539,7 @@ def evaluate(
     multiplier. Events after `as_of` are ignored; a reversal dated on or before `as_of`
     removes its payment from the replay.
     """
-    calendar = calendar or WeekendCalendar()
-    penalty_rate = Fraction(annual_rate) * Fraction(product.penalty_multiplier)
-    replay = _Replay(product, penalty_rate, schedule, calendar)
+    replay = _Replay(product, annual_rate, schedule, calendar or _WEEKENDS)
 
     reversed_ids = {
         e.payment_id for e in events if isinstance(e, PaymentReversed) and e.value_date <= as_of
@@ -470,9 +554,10 @@ def evaluate(
             continue
         timeline.append((event.value_date, 1, seq, event))
     for row in replay.rows:
-        if row.inst.due_date <= as_of:
-            timeline.append((row.inst.due_date, 0, -1, None))
-    timeline.sort(key=lambda item: (item[0], item[1], item[2]))
+        if row.due <= as_of:
+            timeline.append((row.due, 0, -1, None))
+    # Keys are unique but for identical due-date entries, so the events are never compared.
+    timeline.sort(key=_timeline_key)
 
     for day, _, _, step in timeline:
         replay.accrue_to(day)

@@ -8,7 +8,7 @@ component across all instalments.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tailguard.loans.events import Component
@@ -38,16 +38,24 @@ class AllocationPart:
     amount_fen: int
 
 
+_RANK = {c: k for k, c in enumerate(COMPONENT_ORDER)}
+
+
 def order_claims(claims: Iterable[Claim], order: WaterfallOrder) -> list[Claim]:
-    """Claims in the order a payment settles them under `order`."""
-    rank = {c: k for k, c in enumerate(COMPONENT_ORDER)}
+    """Claims in the order a payment settles them under `order`.
+
+    The replay builds its claims already in this order (see `position._Replay._claims`);
+    this is the rule it follows, stated once."""
     if order is WaterfallOrder.OLDEST_FIRST:
-        return sorted(claims, key=lambda c: (c.installment_number, rank[c.component]))
-    return sorted(claims, key=lambda c: (rank[c.component], c.installment_number))
+        return sorted(claims, key=lambda c: (c.installment_number, _RANK[c.component]))
+    return sorted(claims, key=lambda c: (_RANK[c.component], c.installment_number))
 
 
-def allocate(amount_fen: int, ordered: Sequence[Claim]) -> tuple[list[AllocationPart], int]:
-    """Settle `ordered` claims from `amount_fen`; returns the parts and what is left over."""
+def allocate(amount_fen: int, ordered: Iterable[Claim]) -> tuple[list[AllocationPart], int]:
+    """Settle `ordered` claims from `amount_fen`; returns the parts and what is left over.
+
+    `ordered` may be lazy: it is read only until the money runs out (one claim further), so
+    the claims past that point are never built."""
     assert amount_fen >= 0
     parts: list[AllocationPart] = []
     left = amount_fen
