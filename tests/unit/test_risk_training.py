@@ -26,14 +26,16 @@ from tailguard.risk.evaluation import (
     ks,
     repeated_splits,
 )
-from tailguard.risk.model import ModelConfig, fit_credit_model
+from tailguard.risk.model import MEMBERS, ModelConfig, fit_credit_model
 from tailguard.risk.monitoring import monitoring_report, psi, score_reference
 from tailguard.risk.regional import fit_regional_calibration
 from tailguard.risk.registry import load_model, save_model
 from tailguard.risk.scorecard import logit, sigmoid
 
-SMALL = ModelConfig(gbm_trees=150, gbm_learning_rate=0.04, forest_trees=60)
-"""All four members, fewer trees: the structure of the real model at a fraction of its cost."""
+SMALL = ModelConfig(weights=(1.0,) * len(MEMBERS), gbm_trees=150, gbm_learning_rate=0.04,
+                    forest_trees=60, onehot_forest_trees=60)
+"""Every member, equal weights, fewer trees: the structure of the real model at a fraction of
+its cost."""
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +92,7 @@ def test_fit_is_reproducible_and_discriminates(german: CreditData) -> None:
     assert auc(german.y[test], pd_) > 0.75
     assert ks(german.y[test], pd_) > 0.35
     members = first.model.member_pds(held)
-    assert set(members) == {"champion", "challenger", "forest", "linear"}
+    assert set(members) == set(MEMBERS)
     for member_pd in members.values():
         assert auc(german.y[test], member_pd) > 0.70
     # calibrated: mean PD on held-out rows near the observed bad rate (30 %)
@@ -241,7 +243,7 @@ def test_model_directory_round_trip_and_tamper_check(german: CreditData, tmp_pat
     )
     assert manifest["version"].startswith("20261129080000-")
     assert set(manifest["files"]) == {"model.json", "points_table.csv", "challenger.txt",
-                                      "forest.joblib"}
+                                      "forest.joblib", "onehot_forest.joblib"}
     assert {"numpy", "scikit-learn", "lightgbm", "optbinning"} <= set(manifest["libraries"])
     loaded = load_model(tmp_path / "m")
     np.testing.assert_array_equal(loaded.model.predict_pd(german.frame),

@@ -65,7 +65,7 @@ def train(data: Path, target: str, bad_value: str | None, out: Path, region_colu
 
     from tailguard.risk.evaluation import auc, brier, expected_calibration_error, ks
     from tailguard.risk.features import encode_target, infer_features, prepare
-    from tailguard.risk.model import ModelConfig, fit_credit_model
+    from tailguard.risk.model import MEMBERS, ModelConfig, fit_credit_model
     from tailguard.risk.monitoring import score_reference
     from tailguard.risk.regional import fit_regional_calibration
     from tailguard.risk.registry import save_model, sha256_file
@@ -88,8 +88,7 @@ def train(data: Path, target: str, bad_value: str | None, out: Path, region_colu
         "auc": round(auc(y, oof), 4), "ks": round(ks(y, oof), 4),
         "brier": round(brier(y, oof), 5),
         "calibration_error": round(expected_calibration_error(y, oof), 4)},
-        "blend_weights": dict(zip(("champion", "challenger", "forest", "linear"),
-                                  fitted.model.weights, strict=True))}
+        "blend_weights": dict(zip(MEMBERS, fitted.model.weights, strict=True))}
     training = {"file": data.name, "sha256": sha256_file(data), "rows": len(frame),
                 "bad_rate": round(float(np.mean(y)), 4), "target": target,
                 "bad_value": bad_value, "columns": [str(c) for c in frame.columns]}

@@ -78,6 +78,15 @@ def fit_linear(
 ) -> LinearModel:
     from sklearn.linear_model import LogisticRegression
 
+    encoding = fit_encoding(frame, spec)
+    model = LogisticRegression(C=c, max_iter=5000).fit(encoding.design(frame), y)
+    return LinearModel(encoding.numeric, encoding.categories,
+                       tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]))
+
+
+def fit_encoding(frame: pd.DataFrame, spec: FeatureSpec) -> LinearModel:
+    """The encoding alone (clip bounds, medians, scales, categories; no coefficients), which
+    the kernel member shares (`tailguard.risk.kernel`)."""
     numeric = []
     for name in spec.numeric:
         x = frame[name].to_numpy(dtype=np.float64)
@@ -95,8 +104,4 @@ def fit_linear(
         values = {MISSING_CATEGORY if is_missing(v) else str(v)
                   for v in frame[name].to_numpy(dtype=object)}
         categories.append((name, tuple(sorted(values))))
-    empty = LinearModel(tuple(numeric), tuple(categories), (), 0.0)
-    design = empty.design(frame)
-    model = LogisticRegression(C=c, max_iter=5000).fit(design, y)
-    return LinearModel(tuple(numeric), tuple(categories),
-                       tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]))
+    return LinearModel(tuple(numeric), tuple(categories), (), 0.0)

@@ -13,10 +13,14 @@ Layout (format ``tailguard-risk-model/1``)::
     points_table.csv   the scorecard as points per bin, for people
     challenger.txt     the LightGBM booster in LightGBM's own text format
     forest.joblib      the random forest (scikit-learn, joblib pickle)
+    onehot_forest.joblib  the random forest on the one-hot encoding (its encoding and the
+                       kernel member's support vectors are in model.json)
 
-Only the forest is a pickle; `load_model` checks every file's hash against the manifest before
-reading it, so a file changed after training is refused rather than unpickled. Pure of clocks:
-the creation time is an argument.
+Only the forests are pickles (each file is present only when its member is in the blend);
+`load_model` checks every file's hash against the manifest before reading it, so a file changed
+after training is refused rather than unpickled. Model directories written before the kernel and
+one-hot forest members load with those members absent (zero weight). Pure of clocks: the
+creation time is an argument.
 """
 
 from __future__ import annotations
@@ -35,8 +39,9 @@ import pandas as pd
 
 from tailguard.errors import InvalidInput, NotFound
 from tailguard.risk.features import FeatureSpec
+from tailguard.risk.kernel import KernelModel
 from tailguard.risk.linear import LinearModel
-from tailguard.risk.model import CreditModel, Members, ModelConfig
+from tailguard.risk.model import MEMBERS, CreditModel, Members, ModelConfig, full_weights
 from tailguard.risk.monitoring import Reference
 from tailguard.risk.regional import RegionalCalibration
 from tailguard.risk.scorecard import Platt, Scorecard
@@ -87,6 +92,9 @@ def save_model(
         "config": model.config.to_json(),
         "scorecard": champion.to_json(),
         "linear": model.members.linear.to_json() if model.members.linear is not None else None,
+        "kernel": model.members.kernel.to_json() if model.members.kernel is not None else None,
+        "encoding": (model.members.encoding.to_json()
+                     if model.members.encoding is not None else None),
         "weights": list(model.weights),
         "member_calibration": [c.__dict__ for c in model.member_calibration],
         "blend_calibration": model.blend_calibration.__dict__,
@@ -106,6 +114,9 @@ def save_model(
     if model.members.forest is not None:
         joblib.dump(model.members.forest, directory / "forest.joblib", compress=3)
         files.append("forest.joblib")
+    if model.members.onehot_forest is not None:
+        joblib.dump(model.members.onehot_forest, directory / "onehot_forest.joblib", compress=3)
+        files.append("onehot_forest.joblib")
     hashes = {name: sha256_file(directory / name) for name in files}
     model_hash = hashlib.sha256("".join(hashes[n] for n in files).encode()).hexdigest()
     manifest = {
@@ -139,7 +150,8 @@ def load_model(directory: Path) -> RegisteredModel:
             raise InvalidInput.one("model", "tampered",
                                    f"{name} is missing or differs from the manifest")
     trained_with = manifest["libraries"].get("scikit-learn")
-    if "forest.joblib" in manifest["files"] and trained_with != version("scikit-learn"):
+    pickles = [name for name in manifest["files"] if name.endswith(".joblib")]
+    if pickles and trained_with != version("scikit-learn"):
         warnings.warn(f"the forest was saved with scikit-learn {trained_with}, "
                       f"loading with {version('scikit-learn')}", stacklevel=2)
     body = json.loads((directory / "model.json").read_text(encoding="utf-8"))
@@ -152,14 +164,23 @@ def load_model(directory: Path) -> RegisteredModel:
         import joblib
 
         forest = joblib.load(directory / "forest.joblib")
+    onehot_forest = None
+    if "onehot_forest.joblib" in manifest["files"]:
+        import joblib
+
+        onehot_forest = joblib.load(directory / "onehot_forest.joblib")
     calibrations = [Platt(**c) for c in body["member_calibration"]]
-    weights = [float(w) for w in body["weights"]]
+    calibrations += [Platt()] * (len(MEMBERS) - len(calibrations))
     model = CreditModel(
         spec=FeatureSpec.from_json(body["spec"]),
         config=ModelConfig.from_json(body["config"]),
         members=Members(Scorecard.from_json(body["scorecard"]), challenger, forest,
-                        LinearModel.from_json(body["linear"]) if body["linear"] else None),
-        weights=(weights[0], weights[1], weights[2], weights[3]),
+                        LinearModel.from_json(body["linear"]) if body["linear"] else None,
+                        KernelModel.from_json(body["kernel"]) if body.get("kernel") else None,
+                        onehot_forest,
+                        LinearModel.from_json(body["encoding"]) if body.get("encoding")
+                        else None),
+        weights=full_weights(tuple(float(w) for w in body["weights"])),
         member_calibration=tuple(calibrations),
         blend_calibration=Platt(**body["blend_calibration"]),
     )

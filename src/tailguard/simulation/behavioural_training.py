@@ -37,7 +37,7 @@ from tailguard.infra.db import tables
 from tailguard.risk import behavioural as bh
 from tailguard.risk.evaluation import auc, brier, expected_calibration_error, ks
 from tailguard.risk.features import prepare
-from tailguard.risk.model import ModelConfig, fit_credit_model
+from tailguard.risk.model import MEMBERS, ModelConfig, fit_credit_model
 from tailguard.risk.monitoring import score_reference
 from tailguard.risk.registry import save_model
 from tailguard.services import behavioural_scores as service
@@ -196,8 +196,7 @@ def train_one(name: str, rows: Labelled, cutoff: date, out: Path, source: dict[s
                                          model.predict_pd(frame[current].reset_index(drop=True)))
     metrics = {"out_of_fold": _metrics(rows.y[train], fitted.oof_pd), "held_out": held,
                "cutoff": cutoff.isoformat(),
-               "blend_weights": dict(zip(("champion", "challenger", "forest", "linear"),
-                                         model.weights, strict=True))}
+               "blend_weights": dict(zip(MEMBERS, model.weights, strict=True))}
     training = {
         **source, "model": name, "rows": int(train.sum()),
         "bad_rate": round(float(rows.y[train].mean()), 4),
