@@ -1,7 +1,9 @@
 """The console's work screens in headless Chromium, with screenshots and no request leaving
 the server: a collector opens the queue, reads the contact policy's answer and records a
 promise; a risk manager edits an early-warning rule, gets the error beside the text, fixes it
-and saves; a credit officer reads an application's reasons.
+and saves; a credit officer reads an application's reasons; a team lead reads the day's route
+map and assesses a partner (a wrong rating named beside its field); a compliance officer runs
+the checks and exports them.
 
 These run on their own server (a second uvicorn over its own database seeded by
 `tests/service/console_fixtures.py`), so the collections world does not disturb the flows of
@@ -186,6 +188,47 @@ def test_review_screen_shows_the_reasons(tab: Any, console_server: tuple[str, Co
     expect(tab.get_by_role("heading", name="Reasons")).to_be_visible()
     expect(tab.locator("#outcome")).to_have_text("refer")
     shot(tab, "review-en")
+
+
+def test_team_lead_reads_the_route_map_and_assesses_a_partner(tab: Any) -> None:
+    log_in(tab, "lead.zhou")
+    tab.get_by_role("link", name="外访计划").click()
+    tab.wait_for_url("**/console/field-plans**")
+    tab.goto(f"/console/field-plans?team=SZ-FIELD&day={DAY.isoformat()}")
+    expect(tab.locator("#visits-SZ-FIELD tbody tr")).to_have_count(1)
+    assert tab.locator("figure svg").count() == 1  # the route drawn locally, no map tiles
+    shot(tab, "field-plan")
+    tab.get_by_role("link", name="合作机构").click()
+    tab.wait_for_url("**/console/partners")
+    tab.get_by_role("link", name="AG-SC").click()
+    tab.wait_for_url("**/console/partners/AG-SC")
+    form = tab.locator("#assessment-form")
+    form.get_by_label("评级（0–5）").fill("NaN")
+    form.get_by_label("投诉数").fill("2")
+    form.get_by_label("已处理案件数").fill("150")
+    form.get_by_label("回收率（0–1）").fill("0.3")
+    form.get_by_label("费用率（0–1）").fill("0.2")
+    form.locator("input[name=last_assessed_on]").fill(DAY.isoformat())
+    form.get_by_role("button", name="保存评估").click()
+    expect(tab.locator("#e-rating")).to_be_visible()  # named beside the field, input kept
+    assert tab.locator("#assessment-form").get_by_label("投诉数").input_value() == "2"
+    tab.locator("#assessment-form").get_by_label("评级（0–5）").fill("4.2")
+    tab.locator("#assessment-form").get_by_role("button", name="保存评估").click()
+    expect(tab.locator("#notice")).to_contain_text("评估已保存")
+    shot(tab, "partner-assessed")
+
+
+def test_compliance_officer_runs_the_checks_and_exports_them(tab: Any) -> None:
+    log_in(tab, "compliance.he")
+    tab.get_by_role("link", name="合规检查").click()
+    tab.wait_for_url("**/console/compliance")
+    tab.locator("#compliance-form").get_by_role("button", name="运行全部检查").click()
+    expect(tab.locator("#checks tbody tr").first).to_be_visible()
+    assert "contacts-outside-rules" in tab.locator("#checks").inner_text()
+    shot(tab, "compliance-run")
+    with tab.expect_download() as download:
+        tab.locator("#compliance-xlsx").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
 
 
 WCAG_AA = {"runOnly": {"type": "tag",
