@@ -27,7 +27,6 @@ whole book with a fixed number of queries and array operations, not loan by loan
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tailguard.definitions import read_definition
 from tailguard.errors import FieldError, InvalidInput
 from tailguard.money.rounding import round_fen
 
@@ -170,25 +170,8 @@ def parse_programme(data: Any) -> Programme:
 
 
 def load_programme_text(text: str, fmt: str = "json") -> Programme:
-    """A programme from JSON or YAML text (YAML needs PyYAML, loaded only when used)."""
-    if fmt == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput.one("definition", "invalid_json",
-                                   f"line {exc.lineno}: {exc.msg}") from exc
-    elif fmt == "yaml":
-        try:
-            import yaml  # type: ignore[import-untyped]
-        except ImportError as exc:  # pragma: no cover - depends on the installation
-            raise InvalidInput.one("format", "unavailable", "YAML needs PyYAML") from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InvalidInput.one("definition", "invalid_yaml", str(exc)[:200]) from exc
-    else:
-        raise InvalidInput.one("format", "invalid", "json or yaml")
-    return parse_programme(data)
+    """A programme from JSON or YAML text."""
+    return parse_programme(read_definition(text, fmt))
 
 
 # -- column-wise eligibility ------------------------------------------------------------------

@@ -14,7 +14,6 @@ production), shown back as they were written, and evaluated in microseconds per 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from tailguard.definitions import read_definition
 from tailguard.errors import FieldError, InvalidInput
 from tailguard.monitoring.signals import ATTRIBUTES, Signal
 
@@ -336,25 +336,8 @@ def parse_rules(data: Any, version: int = 0) -> RuleSet:
 
 
 def load_rules_text(text: str, fmt: str, version: int = 0) -> RuleSet:
-    """A rule set from JSON or YAML text (YAML needs PyYAML, loaded only when used)."""
-    if fmt == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput.one("definition", "invalid_json",
-                                   f"line {exc.lineno}: {exc.msg}") from exc
-    elif fmt == "yaml":
-        try:
-            import yaml  # type: ignore[import-untyped]
-        except ImportError as exc:  # pragma: no cover - depends on the installation
-            raise InvalidInput.one("format", "unavailable", "YAML needs PyYAML") from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InvalidInput.one("definition", "invalid_yaml", str(exc)[:200]) from exc
-    else:
-        raise InvalidInput.one("format", "invalid", "json or yaml")
-    return parse_rules(data, version)
+    """A rule set from JSON or YAML text."""
+    return parse_rules(read_definition(text, fmt), version)
 
 
 # -- evaluation -----------------------------------------------------------------------------
