@@ -39,7 +39,12 @@ import numpy as np
 import pandas as pd
 
 from tailguard.risk.datasets import CreditData, german_credit, lending_club
-from tailguard.risk.evaluation import auc, group_calibration_error, repeated_splits
+from tailguard.risk.evaluation import (
+    auc,
+    chance_group_calibration_error,
+    group_calibration_error,
+    repeated_splits,
+)
 from tailguard.risk.model import MEMBERS, ModelConfig, fit_credit_model
 from tailguard.risk.regional import fit_regional_calibration
 
@@ -144,6 +149,9 @@ def regional(data: CreditData, seed: int) -> None:
     print(f"\nregional calibration, Lending Club by state (held-out half, seed {seed}): "
           f"row-weighted mean |observed − predicted| by state")
     print(f"  national model            {group_calibration_error(data.y[test], pd_, states):.5f}")
+    chance, spread = chance_group_calibration_error(pd_, states)
+    print(f"  chance level (outcomes drawn from the national PDs) {chance:.5f} ± {spread:.5f}:"
+          f" below it no regional method can show a gain on these rows")
     for label, strength in (("pooled (empirical Bayes)", None), ("unpooled (k = 0)", 0.0)):
         calibration = fit_regional_calibration(fitted.oof_pd, data.y[train],
                                                [data.region[train]], prior_strength=strength)

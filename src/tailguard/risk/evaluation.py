@@ -61,6 +61,27 @@ def group_calibration_error(
     return float((per["n"] * (per["y"] - per["p"]).abs()).sum() / per["n"].sum())
 
 
+def chance_group_calibration_error(
+    p: npt.ArrayLike, groups: npt.ArrayLike, draws: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Mean and standard deviation of `group_calibration_error` when the outcomes are drawn
+    from `p` itself, i.e. when the model is exactly right in every group.
+
+    A measured error at or below this level is what binomial noise alone leaves in groups of
+    these sizes: no regional recalibration can be shown to improve on it with these rows.
+    Column-wise: one bincount per draw over all groups."""
+    p_ = np.asarray(p, np.float64)
+    _, inverse = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+    rows = np.bincount(inverse).astype(np.float64)
+    expected = np.bincount(inverse, p_) / rows
+    rng = np.random.default_rng(seed)
+    errors = np.empty(draws)
+    for k in range(draws):
+        observed = np.bincount(inverse, rng.random(len(p_)) < p_, minlength=len(rows)) / rows
+        errors[k] = float((rows * np.abs(observed - expected)).sum() / rows.sum())
+    return float(errors.mean()), float(errors.std())
+
+
 def calibration_by_group(
     y: npt.ArrayLike, p: npt.ArrayLike, groups: npt.ArrayLike
 ) -> list[dict[str, object]]:
