@@ -180,3 +180,24 @@ def test_the_command_line(platform: Platform, book: dict[str, str], tmp_path: Pa
     refused = runner.invoke(main, ["risk", "monitor", "--model", str(model_dir), "--reference",
                                    str(reference), "--current", str(missing)])
     assert refused.exit_code == 2 and "late_3m" in refused.output
+
+
+
+def test_the_default_balloon_rule_reads_the_fitted_chance(platform: Platform,
+                                                          book: dict[str, str]) -> None:
+    """`balloon-at-risk` fires at a fitted chance of 0.03 (the prior keeps 0.3): the two
+    balloon loans, scored 0.76 by the model (nothing paid), are given a chance between the
+    two levels and a typical one (the fitted median on simulated books is about 0.002)."""
+    service.refresh_scores(platform, platform.today() - timedelta(days=1))
+    with platform.engine.begin() as conn:
+        for loan, chance in (("NEAR", 0.1), ("LATER", 0.002)):
+            conn.execute(behavioural_scores.update().where(
+                behavioural_scores.c.loan_id == loan,
+                behavioural_scores.c.model == BALLOON_MODEL).values(pd=chance))
+    watch = {w["loan_id"]: w for w in alert_service.balloon_watch(platform, platform.today())}
+    assert {k: w["chance_not_settled"] for k, w in watch.items()} == {"NEAR": 0.1,
+                                                                       "LATER": 0.002}
+    assert all(w["model"].startswith(BALLOON_MODEL + ":") for w in watch.values())
+    raised = alert_service.raise_balloon_watch(platform, as_of=platform.today())
+    assert [(a["loan_id"], a["rule_id"]) for a in raised.alerts_raised] == [
+        ("NEAR", "balloon-at-risk")]

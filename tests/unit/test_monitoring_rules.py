@@ -196,6 +196,29 @@ def test_balloon_watch_stages_and_documented_chances() -> None:
     assert scored[0] == pytest.approx(0.168, abs=0.001) and scored[1] == 0.7
 
 
+def test_default_balloon_rule_reads_fitted_chances_and_the_prior_on_their_own_scales() -> None:
+    rules = parse_rules(DEFAULT_RULES)
+
+    def fires(chance: float, balloon_risk: float | None) -> bool:
+        s = parse_signal(signal("balloon-window", days_left=80, stage=90,
+                                chance_not_settled=chance),
+                         source="balloon-watch", internal=True)
+        return "balloon-at-risk" in {r.id for r in evaluate(rules, s, {
+            "balloon_risk": balloon_risk})}
+
+    # scored by balloon-30d: the watch's chance is the fitted PD (median 0.002 on simulated
+    # books); 0.2 is about 12 times the book's unsettled rate and was below the old 0.3
+    assert fires(0.2, 0.2) and fires(0.03, 0.03) and fires(0.6, 0.6)
+    assert not fires(0.002, 0.002) and not fires(0.029, 0.029)
+    # not scored: the prior, whose clean-history chance is 9-17 %, keeps the level 0.3
+    clean = float(watch.chance_not_settled(*(np.zeros(1, dtype=np.int64),) * 3,
+                                           np.array([0.0]))[0])
+    assert not fires(clean, None) and not fires(0.2, None)
+    behind = float(watch.chance_not_settled(np.array([30]), np.array([3]), np.array([0]),
+                                            np.array([0.3]))[0])
+    assert fires(behind, None)  # 0.44: three late instalments
+
+
 def test_vehicle_value_and_equity() -> None:
     price = np.array([100_000_00, 100_000_00, 100_000_00], dtype=np.int64)
     value = watch.vehicle_value_fen(price, np.array([0, 365, 1096], dtype=np.int64))
