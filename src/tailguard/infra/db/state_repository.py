@@ -100,15 +100,22 @@ def installment_values(account: LoanAccount, position: Position) -> list[tuple[A
     rows = []
     loan_id = account.loan_id
     annual_rate = account.annual_rate
+    # A loan has one or two distinct contract rates: each rate's fractions made once per call
+    # (the same values as per row; a save compares millions of rows in a long run).
+    by_rate: dict[Any, tuple[PenaltyRate, Fraction]] = {}
     for state in position.installments:
         inst = state.installment
-        rate = penalty_rate(account, inst.contract_rate)
+        rates = by_rate.get(inst.contract_rate)
+        if rates is None:
+            rates = by_rate[inst.contract_rate] = (
+                penalty_rate(account, inst.contract_rate),
+                _fraction(Decimal(inst.contract_rate if inst.contract_rate is not None
+                                  else annual_rate)))
+        rate, contract = rates
         exact = state.penalty_exact
         # exact × denominator as an integer (the same value Fraction arithmetic would give).
         times, rest = divmod(rate.denominator, exact.denominator)
         assert rest == 0, "penalty must be a whole number of 1/denominator fen"
-        contract = _fraction(Decimal(inst.contract_rate if inst.contract_rate is not None
-                                     else annual_rate))
         rows.append((
             loan_id, inst.number, inst.period_start, inst.due_date, state.grace_end,
             inst.balance_after_fen, contract.numerator, contract.denominator,
@@ -292,9 +299,10 @@ def save_states(
             old = stored_rows.get(key)
             if old is None:
                 row_inserts.append(dict(zip(INSTALLMENT_COLUMNS, values, strict=True)))
-            else:
-                _diff(INSTALLMENT_COLUMNS, 2, values,
-                      values if row_form is None else row_form(values), old, row_changes)
+                continue
+            new = values if row_form is None else row_form(values)
+            if new != old:  # most rows of a loan did not move: compared here, no call
+                _diff(INSTALLMENT_COLUMNS, 2, values, new, old, row_changes)
     gone = [{"loan_id": key[0], "number": key[1]} for key in stored_rows if key not in seen]
     bulk.executemany(connection, "DELETE FROM installment_state "
                                  "WHERE loan_id = :loan_id AND number = :number", gone)

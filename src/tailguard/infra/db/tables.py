@@ -276,7 +276,7 @@ postings = Table(
     Column("account_code", String(40), nullable=False),
     Column("loan_id", String(40), nullable=True),
     Column("amount_fen", Fen, nullable=False),  # debit positive, credit negative
-    Index("ix_postings_loan", "loan_id", "account_code"),
+    Index("ix_postings_loan", "loan_id"),  # posting order within a loan (migration 0011)
     Index("ix_postings_entry", "entry_seq"),
 )
 
