@@ -4,16 +4,19 @@ be deferred to `contract_documents.issue_missing_contracts`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
 
 from tailguard.errors import InvalidInput, Refused
+from tailguard.infra.clock import FixedClock
 from tailguard.infra.db import tables
 from tailguard.services import contract_documents, queries, servicing
 from tailguard.services.booking import book_application, book_applications
 from tailguard.services.platform import Platform
+from tests.service.conftest import make_platform
 from tests.service.factories import application, with_dealer
 
 pytestmark = pytest.mark.filterwarnings("ignore::tailguard.calendar.CalendarFallbackWarning")
@@ -84,3 +87,28 @@ def test_deferred_contracts_are_issued_by_the_batch_step(platform: Platform) -> 
     assert [(d.loan_id, d.kind, d.version, d.reason) for d in rest] == [
         ("L00003", "contract", 1, "booking")]
     assert contract_documents.issue_missing_contracts(platform, "ops") == []
+
+
+def test_parties_and_vehicle_of_a_chosen_loan_id_get_the_same_ids_in_another_database(
+    new_database: Callable[[], str], clock: FixedClock,
+) -> None:
+    """Two runs of one simulated world book the same loan ids in two databases: the borrower,
+    guarantor and vehicle ids follow the loan id, so arms keyed on a party fall the same way;
+    a loan whose id the platform chooses gets random ones."""
+    ids = []
+    for _ in range(2):
+        platform = make_platform(new_database(), clock)
+        try:
+            with_dealer(platform)
+            assert book_application(platform, "officer", application(3)) == "L00003"
+            other = book_application(platform, "officer", replace(application(4), loan_id=None))
+            with platform.engine.connect() as conn:
+                ids.append([conn.execute(
+                    select(tables.loans.c.borrower_id, tables.loans.c.vehicle_id)
+                    .where(tables.loans.c.id == loan)).one() for loan in ("L00003", other)])
+        finally:
+            platform.engine.dispose()
+    (chosen_a, random_a), (chosen_b, random_b) = ids
+    assert chosen_a == chosen_b
+    assert chosen_a[0].startswith("pty-") and chosen_a[1].startswith("veh-")
+    assert random_a[0] != random_b[0] and random_a[1] != random_b[1]

@@ -13,6 +13,7 @@ booking leaves nothing behind (and a retry after a failure is not refused as VEH
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -254,6 +255,16 @@ def _check_application(
     return terms, parties if complete else None, vin
 
 
+def _new_id(loan_id: str | None, role: str, length: int) -> str:
+    """A random id, or, when the caller chose the loan id (the simulator, an import), one
+    derived from it and the record's role: booking the same loan again elsewhere (two runs of
+    one simulated world) then gives its parties and vehicle the same ids, so whatever is keyed
+    on a party (champion/challenger arms, holdouts) falls the same way in both."""
+    if loan_id is None:
+        return uuid.uuid4().hex[:length]
+    return hashlib.sha256(f"{loan_id}\x1f{role}".encode()).hexdigest()[:length]
+
+
 def _parties(application: LoanApplication) -> list[tuple[str, PartyIn]]:
     parties = [("borrower.", application.borrower)]
     if application.guarantor is not None:
@@ -281,7 +292,7 @@ def _write_all(
     for _, application, terms, residents in checked:
         party_ids: dict[str, str] = {}
         for prefix, party in _parties(application):
-            party_id = "pty-" + uuid.uuid4().hex[:16]
+            party_id = "pty-" + _new_id(application.loan_id, prefix, 16)
             resident = residents[prefix]
             party_rows.append({
                 "id": party_id, "name": party.name.strip(), "birth_date": resident.birth_date,
@@ -294,7 +305,7 @@ def _write_all(
                            if party.bank_card else None),
             })
             party_ids[prefix] = party_id
-        vehicle_id = "veh-" + uuid.uuid4().hex[:16]
+        vehicle_id = "veh-" + _new_id(application.loan_id, "vehicle", 16)
         v = application.vehicle
         vehicle_rows.append({
             "id": vehicle_id, "vin": v.vin, "condition": v.condition, "energy": v.energy,

@@ -133,10 +133,10 @@ same for every borrower (no segments, no score, no region, no challenger or hold
 DEFAULT_CHAMPION: dict[str, Any] = {**DEFAULT_STRATEGY, "name": "default-champion",
                                     "challenger_share": "0", "holdout_share": "0"}
 """The platform's default strategy with its champion paths for every borrower. Its own
-champion/challenger arms are off in the simulator: the platform draws a borrower's arm from
-the party id, which booking generates at random (uuid4), so with arms on two runs of one seed
-would put different borrowers in the holdout. The simulator's comparison (two runs of one
-world) is the champion/challenger here."""
+champion/challenger arms are off in the simulator: the simulator's comparison (two runs of one
+world) is the champion/challenger here. (The arms would fall the same way in both runs: the
+platform draws a borrower's arm from the party id, which booking derives from the loan id the
+simulator chooses.)"""
 STRATEGY_DEFINITIONS = {"plain": PLAIN_STRATEGY, "default": DEFAULT_CHAMPION}
 for _definition in STRATEGY_DEFINITIONS.values():
     Strategy.parse(_definition)  # valid data, or the import fails
