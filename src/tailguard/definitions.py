@@ -17,7 +17,7 @@ def read_definition(text: str, fmt: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidInput.one("definition", "invalid_json",
-                                   f"line {exc.lineno}: {exc.msg}") from exc
+                                   f"line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
     if fmt == "yaml":
         try:
             import yaml  # type: ignore[import-untyped]
@@ -26,5 +26,8 @@ def read_definition(text: str, fmt: str) -> Any:
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise InvalidInput.one("definition", "invalid_yaml", str(exc)[:200]) from exc
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise InvalidInput.one("definition", "invalid_yaml", f"{where}{problem}") from exc
     raise InvalidInput.one("format", "invalid", "json or yaml")

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from tailguard.definitions import read_definition
 from tailguard.errors import FieldError, InvalidInput, Refused
 from tailguard.recovery.uplift import wilson
 from tailguard.services import alerts, console_views, recovery_strategies, vintages
@@ -58,27 +59,13 @@ def _data_of(text: str, fmt: str) -> Any:
         raise InvalidInput.one("definition", "required", "the definition is empty")
     if len(text) > MAX_TEXT:
         raise InvalidInput.one("definition", "too_long", f"at most {MAX_TEXT} characters")
-    if fmt == "json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput.one("definition", "invalid_json",
-                                   f"line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
-    import yaml  # type: ignore[import-untyped]
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidInput.one("definition", "invalid_yaml", f"{where}{problem}") from exc
+    return read_definition(text, fmt)
 
 
 def _text_of(data: Any, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, ensure_ascii=False, indent=2)
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     return str(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
 
