@@ -143,52 +143,59 @@ def run_day(
     progress: Callable[[date, int], None] | None = None,
     stop_after_chunks: int | None = None,
 ) -> DayReport:
-    with platform.uow("eod") as uow:
-        existing = uow.connection.execute(
-            select(tables.eod_runs.c.status).where(tables.eod_runs.c.as_of == day)
-        ).scalar_one_or_none()
-        if existing is None:
-            uow.connection.execute(insert(tables.eod_runs).values(
-                as_of=day, status="running", chunks_total=0, started_at=uow.clock.now()))
-            uow.commit()
+    """Advance every active loan behind `day` to it, chunk by chunk.
+
+    The day's bookkeeping rides in the chunks' own transactions (its run row with the first,
+    its completion with the last), so a night of one chunk commits once. A chunk shorter
+    than `chunk_size` is the last: the keyset scan found no loan after it."""
     products = platform.products  # a stored product version never changes (ADR 0009)
     loans = chunks = replayed = changes = warnings = 0
     finished = False
     after: str | None = None  # keyset: chunks are taken in loan-id order, so scan onward
-    while stop_after_chunks is None or chunks < stop_after_chunks:
+    chunk_no: int | None = None  # chunks recorded for the day, earlier runs included
+    while not finished and (stop_after_chunks is None or chunks < stop_after_chunks):
         with platform.uow("eod") as uow:
-            if uow.connection.dialect.name == "postgresql":
+            conn = uow.connection
+            if conn.dialect.name == "postgresql":
                 # A chunk lost in a crash is redone by the rerun (its loans are still behind),
                 # so the batch need not wait for each commit to reach the disk.
-                uow.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            done = _chunk(platform, uow.connection, day, chunk_size, products, uow.clock.now(),
-                          after)
-            if done is None:
-                finished = True
-                break
-            chunk_no = uow.connection.execute(
-                select(func.count()).select_from(tables.eod_chunks)
-                .where(tables.eod_chunks.c.as_of == day)
-            ).scalar_one()
-            uow.connection.execute(insert(tables.eod_chunks).values(
-                as_of=day, chunk=chunk_no, loans=done[0], recorded_at=uow.clock.now()))
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            if chunk_no is None:
+                chunk_no = _begin_day(conn, day, uow.clock.now())
+            done = _chunk(platform, conn, day, chunk_size, products, uow.clock.now(), after)
+            if done is not None:
+                conn.execute(insert(tables.eod_chunks).values(
+                    as_of=day, chunk=chunk_no, loans=done[0], recorded_at=uow.clock.now()))
+                chunk_no += 1
+                after = done[4]
+                loans += done[0]
+                replayed += done[1]
+                changes += done[2]
+                warnings += done[3]
+                chunks += 1
+            finished = done is None or done[0] < chunk_size
+            if finished:
+                conn.execute(
+                    update(tables.eod_runs).where(tables.eod_runs.c.as_of == day)
+                    .values(status="done", chunks_total=chunks, finished_at=uow.clock.now()))
+                uow.audit("eod.day", "eod", day.isoformat(), {"loans": loans, "chunks": chunks})
             uow.commit()
-        after = done[4]
-        loans += done[0]
-        replayed += done[1]
-        changes += done[2]
-        warnings += done[3]
-        chunks += 1
-        if progress:
+        if progress and done is not None:
             progress(day, done[0])
-    if finished:
-        with platform.uow("eod") as uow:
-            uow.connection.execute(
-                update(tables.eod_runs).where(tables.eod_runs.c.as_of == day)
-                .values(status="done", chunks_total=chunks, finished_at=uow.clock.now()))
-            uow.audit("eod.day", "eod", day.isoformat(), {"loans": loans, "chunks": chunks})
-            uow.commit()
     return DayReport(day, loans, chunks, replayed, changes, warnings)
+
+
+def _begin_day(conn: Connection, day: date, now: Any) -> int:
+    """Record the day's run as running unless a row is there; the chunks it has already."""
+    existing = conn.execute(
+        select(tables.eod_runs.c.status).where(tables.eod_runs.c.as_of == day)
+    ).scalar_one_or_none()
+    if existing is None:
+        conn.execute(insert(tables.eod_runs).values(
+            as_of=day, status="running", chunks_total=0, started_at=now))
+    return int(conn.execute(
+        select(func.count()).select_from(tables.eod_chunks).where(tables.eod_chunks.c.as_of == day)
+    ).scalar_one())
 
 
 def _emit_bucket_change(
@@ -241,6 +248,11 @@ NEXT_READ = ("loan_id", "number", "period_start", "due_date", "balance_after_fen
 QUIET_COLUMNS = {"loan_id": "varchar", "as_of": "date", "accrued_interest_fen": "bigint"}
 """What changes on most nights for a loan paying on time: the day and the accrued interest."""
 IN_LIST_MAX = 500
+EARNED_FLOWS = ("earned:interest", "earned:penalty", "earned:fee")
+EARNED_ACCOUNTS = ((INTEREST_RECEIVABLE, INTEREST_INCOME), (PENALTY_RECEIVABLE, PENALTY_INCOME),
+                   (FEE_RECEIVABLE, FEE_INCOME))
+"""Per earned flow, the accounts its nightly accrual debits and credits."""
+BOOK_COLUMNS = {"loan_id": "varchar", "flow": "varchar", "amount_fen": "bigint"}
 
 
 def _driver_rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -309,11 +321,15 @@ def _chunk(
     exceptional = rolling & (credit > 0)
     exceptional |= as_of < d - 1  # a loan more than a day behind is replayed to the day
 
-    # Open instalments: not settled, due by the day (sorted by loan, then number).
+    # Open instalments: not settled, due by the day (sorted by loan, then number). They are
+    # read through the partial index of unsettled rows by due date, which holds only such
+    # rows; SQLite, without statistics, would take the loan-ordered index for the id range
+    # and scan every instalment of the chunk, so it is told.
+    hint = " INDEXED BY ix_installment_state_due" if conn.dialect.name == "sqlite" else ""
     open_rows = sorted(
         (r for r in _driver_rows(
             conn,
-            f"SELECT {', '.join(OPEN_READ)} FROM installment_state "
+            f"SELECT {', '.join(OPEN_READ)} FROM installment_state{hint} "
             f"WHERE loan_id >= :first AND loan_id <= :last AND settled_on IS NULL "
             f"AND due_date <= :day", {"first": first, "last": last, "day": day})
          if r[0] in index),
@@ -392,41 +408,39 @@ def _chunk(
     )
     night = advance(d, loans, rows, prods[0].buckets)
 
-    # Books: the earned flows against what was booked, one entry for the chunk.
-    booked: dict[tuple[str, str], int] = {
-        (r[0], r[1]): r[2] for r in conn.execute(text(
-            "SELECT loan_id, flow, amount_fen FROM loan_books WHERE loan_id >= :first "
-            "AND loan_id <= :last AND flow IN ('earned:interest', 'earned:penalty', "
-            "'earned:fee')"), {"first": first, "last": last}).all()}
-    legs: list[ledger.Leg] = []
-    updates: list[dict[str, Any]] = []
-    inserts: list[dict[str, Any]] = []
-    pairs = (
-        ("earned:interest", INTEREST_RECEIVABLE, INTEREST_INCOME, night.earned_interest),
-        ("earned:penalty", PENALTY_RECEIVABLE, PENALTY_INCOME, night.earned_penalty),
-        ("earned:fee", FEE_RECEIVABLE, FEE_INCOME, fee_due),
-    )
-    targets = [target.tolist() for _, _, _, target in pairs]
-    for k in np.flatnonzero(~exceptional).tolist():
-        loan_id = ids[k]
-        for (flow, debit, credit_account, _), target in zip(pairs, targets, strict=True):
-            have = booked.get((loan_id, flow))
-            want = target[k]
-            delta = want - (have or 0)
-            if delta:
-                legs += [ledger.Leg(debit, delta, loan_id),
-                         ledger.Leg(credit_account, -delta, loan_id)]
-                if have is None:
-                    inserts.append({"loan_id": loan_id, "flow": flow, "amount_fen": want})
-                else:
-                    updates.append({"loan_id": loan_id, "flow": flow, "amount_fen": want})
-    if legs:
-        ledger.post_entry(conn, entry_id=f"eod:{day.isoformat()}:chunk:{first}", value_date=day,
-                          reason_code="EOD_ACCRUAL", reference_type="eod",
-                          reference_id=day.isoformat(), legs=legs, recorded_at=now)
-    bulk.update_rows(conn, "loan_books", ("loan_id", "flow"),
-                     {"loan_id": "varchar", "flow": "varchar", "amount_fen": "bigint"}, updates)
-    bulk.insert_rows(conn, "loan_books", ("loan_id", "flow", "amount_fen"), inserts)
+    # Books: the earned flows against what was booked, one entry for the chunk, computed as
+    # columns (loans × flows) and posted without an object per posting.
+    booked = np.zeros((n, len(EARNED_FLOWS)), dtype=np.int64)
+    present = np.zeros((n, len(EARNED_FLOWS)), dtype=bool)
+    for loan_id, flow, amount in _driver_rows(
+            conn, "SELECT loan_id, flow, amount_fen FROM loan_books WHERE loan_id >= :first "
+                  "AND loan_id <= :last AND flow IN ('earned:interest', 'earned:penalty', "
+                  "'earned:fee')", {"first": first, "last": last}):
+        at = index.get(loan_id)
+        if at is not None:
+            f = EARNED_FLOWS.index(flow)
+            booked[at, f] = amount
+            present[at, f] = True
+    wanted = np.column_stack((night.earned_interest, night.earned_penalty, fee_due))
+    delta = wanted - booked
+    # Row-major: loan by loan in id order, each loan's flows in EARNED_FLOWS order.
+    loan_at, flow_at = np.nonzero((delta != 0) & ~exceptional[:, None])
+    moved_by = delta[loan_at, flow_at]
+    amounts = np.empty(2 * len(moved_by), dtype=np.int64)
+    amounts[0::2], amounts[1::2] = moved_by, -moved_by
+    accounts = np.array(EARNED_ACCOUNTS, dtype=object)[flow_at].ravel()
+    loan_ids = np.array(ids, dtype=object)[loan_at]
+    ledger.post_entry_columns(
+        conn, ledger.Entry(f"eod:{day.isoformat()}:chunk:{first}", day, "EOD_ACCRUAL", "eod",
+                           day.isoformat(), (), now),
+        accounts.tolist(), amounts.tolist(), np.repeat(loan_ids, 2).tolist())
+    book_rows = list(zip(loan_ids.tolist(), np.array(EARNED_FLOWS, dtype=object)[flow_at]
+                         .tolist(), wanted[loan_at, flow_at].tolist(), strict=True))
+    stored = present[loan_at, flow_at].tolist()
+    bulk.update_values(conn, "loan_books", ("loan_id", "flow"), BOOK_COLUMNS,
+                       [row for row, there in zip(book_rows, stored, strict=True) if there])
+    bulk.insert_values(conn, "loan_books", tuple(BOOK_COLUMNS),
+                       [row for row, there in zip(book_rows, stored, strict=True) if not there])
 
     # Open instalments: penalty state, and those settled today with nothing to pay; a row
     # the night left as it was (due today, nothing settled) is not written.
@@ -437,15 +451,12 @@ def _chunk(
              | (new_forgiven != forgiven)
              | (~keeps_accrual & (accrued_null | (night.accrued_to != row_accrued))))
     row_updates = [
-        {"loan_id": op["loan_id"][j], "number": op["number"][j],
-         "penalty_numerator": int(night.penalty_numerator[j]),
-         "accrued_to": (op["accrued_to"][j] if keeps_accrual[j]
-                        else _date(int(new_accrued[j]))),
-         "settled_on": day if night.settled_today[j] else None,
-         "forgiven": bool(new_forgiven[j])}
+        (op["loan_id"][j], op["number"][j], int(night.penalty_numerator[j]),
+         op["accrued_to"][j] if keeps_accrual[j] else _date(int(new_accrued[j])),
+         day if night.settled_today[j] else None, bool(new_forgiven[j]))
         for j in np.flatnonzero(moved & ~exceptional[row_loan]).tolist()
     ]
-    bulk.update_rows(conn, "installment_state", ("loan_id", "number"), {
+    bulk.update_values(conn, "installment_state", ("loan_id", "number"), {
         "loan_id": "varchar", "number": "integer", "penalty_numerator": "bigint",
         "accrued_to": "date", "settled_on": "date", "forgiven": "boolean",
     }, row_updates)
@@ -501,34 +512,27 @@ def _chunk(
         | (fee_due != _ints(st["fee_due_fen"]))
     )
     accrued_list = night.accrued_interest.tolist()
-    quiet_updates = [
-        {"loan_id": ids[k], "as_of": day, "accrued_interest_fen": accrued_list[k]}
-        for k in np.flatnonzero(~louder & ~exceptional).tolist()
-    ]
+    quiet = ~louder & ~exceptional
+    # SQLite keeps a date as its ISO text: the text itself spares a date adapter per row.
+    day_value = day.isoformat() if conn.dialect.name == "sqlite" else day
+    quiet_updates = list(zip(np.array(ids, dtype=object)[quiet].tolist(),
+                             [day_value] * int(quiet.sum()),
+                             night.accrued_interest[quiet].tolist(), strict=True))
     state_updates = [
-        {
-            "loan_id": ids[k], "as_of": day, "dpd": int(night.dpd[k]), "bucket": labels[k],
-            "accrued_interest_fen": accrued_list[k],
-            "penalty_outstanding_fen": int(night.penalty_outstanding[k]),
-            "overdue_principal_fen": int(night.overdue_principal[k]),
-            "overdue_interest_fen": int(night.overdue_interest[k]),
-            "overdue_fee_fen": int(night.overdue_fee[k]),
-            "next_due_date": None if due_null[k] else _date(int(period_due[k])),
-            "period_start": _date(int(period_start[k])),
-            "period_opening_fen": int(opening[k]),
-            "period_interest_fen": int(period_interest[k]),
-            "period_rate_numerator": int(rate_num[k]),
-            "period_rate_denominator": int(rate_den[k]),
-            "interest_due_fen": int(interest_due[k]), "fee_due_fen": int(fee_due[k]),
-        }
+        (ids[k], day_value, int(night.dpd[k]), labels[k], accrued_list[k],
+         int(night.penalty_outstanding[k]), int(night.overdue_principal[k]),
+         int(night.overdue_interest[k]), int(night.overdue_fee[k]),
+         None if due_null[k] else _date(int(period_due[k])), _date(int(period_start[k])),
+         int(opening[k]), int(period_interest[k]), int(rate_num[k]), int(rate_den[k]),
+         int(interest_due[k]), int(fee_due[k]))
         for k in np.flatnonzero(louder & ~exceptional).tolist()
     ]
-    bulk.update_rows(conn, "loan_state", ("loan_id",), QUIET_COLUMNS, quiet_updates)
-    bulk.update_rows(conn, "loan_state", ("loan_id",), STATE_COLUMNS, state_updates)
+    bulk.update_values(conn, "loan_state", ("loan_id",), QUIET_COLUMNS, quiet_updates)
+    bulk.update_values(conn, "loan_state", ("loan_id",), STATE_COLUMNS, state_updates)
 
     # The few loans only the replay can move: a credit to apply, or days to catch up.
     replayed = 0
-    repo = LoanRepository(conn, platform.calendar_for, platform.products)
+    repo = LoanRepository(conn, platform.calendar_for, platform.products, platform.schedules)
     for k in np.flatnonzero(exceptional).tolist():
         account = repo.get(ids[k], for_update=True)
         assert account is not None

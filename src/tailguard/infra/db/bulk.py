@@ -3,7 +3,9 @@
 SQLAlchemy's per-row parameter processing costs more than the database itself when a chunk
 updates tens of thousands of rows. Here the SQL is written once with `:name` placeholders and
 handed to the driver's `executemany` with plain dicts (sqlite3 takes `:name`, psycopg
-`%(name)s`). Values must already be driver types: int, str, date, bool, None.
+`%(name)s`), or, on the paths that write a row per loan per night, with tuples bound by
+position (`update_values`, `insert_values`). Values must already be driver types: int, str,
+date, bool, None.
 """
 
 from __future__ import annotations
@@ -62,6 +64,47 @@ def update_rows(
             rows,
         )
         return
+    _copy_update(connection, table, keys, columns,
+                 [tuple(row[n] for n in names) for row in rows])
+
+
+def update_values(
+    connection: Connection,
+    table: str,
+    keys: Sequence[str],
+    columns: dict[str, str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """`update_rows` with each row a tuple in the order of `columns`.
+
+    For the nightly paths that write a row per loan: no dict per row, and SQLite binds the
+    values by position (`?N`), which costs less per row than binding by name."""
+    if not rows:
+        return
+    names = list(columns)
+    if connection.dialect.name != "postgresql":
+        place = {name: f"?{k + 1}" for k, name in enumerate(names)}
+        connection.exec_driver_sql(
+            f"UPDATE {table} SET "
+            f"{', '.join(f'{c} = {place[c]}' for c in names if c not in keys)} "
+            f"WHERE {' AND '.join(f'{k} = {place[k]}' for k in keys)}",
+            list(rows),
+        )
+        return
+    if len(rows) < COPY_ROWS_MIN:
+        executemany(connection, f"UPDATE {table} SET "
+                    f"{', '.join(f'{c} = :{c}' for c in names if c not in keys)} "
+                    f"WHERE {' AND '.join(f'{k} = :{k}' for k in keys)}",
+                    [dict(zip(names, row, strict=True)) for row in rows])
+        return
+    _copy_update(connection, table, keys, columns, rows)
+
+
+def _copy_update(connection: Connection, table: str, keys: Sequence[str],
+                 columns: dict[str, str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL: COPY the rows into a temporary table, then one UPDATE … FROM."""
+    names = list(columns)
+    settable = [c for c in names if c not in keys]
     # One temporary table per column list: a transaction may update the same table through
     # different column lists (the nightly step, then a replayed loan's changed columns).
     temp = f"tmp_{table}_{zlib.crc32(','.join(names).encode()):08x}"
@@ -74,7 +117,7 @@ def update_rows(
         cursor.execute(f"TRUNCATE {temp}")
         with cursor.copy(f"COPY {temp} ({', '.join(names)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(tuple(row[n] for n in names))
+                copy.write_row(row)
         # Statistics for the join below; without them the planner guesses a tiny table.
         cursor.execute(f"ANALYZE {temp}")
         cursor.execute(
@@ -103,3 +146,27 @@ def insert_rows(
     ) as copy:
         for row in rows:
             copy.write_row(tuple(row[n] for n in names))
+
+
+def insert_values(
+    connection: Connection, table: str, names: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """`insert_rows` with each row a tuple in the order of `names` (bound by position)."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(names)}) "
+            f"VALUES ({', '.join('?' for _ in names)})", list(rows))
+        return
+    if len(rows) < COPY_ROWS_MIN:
+        connection.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(names)}) "
+            f"VALUES ({', '.join('%s' for _ in names)})", list(rows))
+        return
+    raw = _psycopg(connection)
+    with raw.cursor() as cursor, cursor.copy(
+        f"COPY {table} ({', '.join(names)}) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row(row)

@@ -72,25 +72,47 @@ def post_entries(connection: Connection, entries: Sequence[Entry]) -> None:
         kept.append((entry, legs))
     if not kept:
         return
-    seqs = connection.execute(
+    seqs = _insert_heads(connection, [entry for entry, _ in kept])
+    bulk.insert_values(
+        connection, "postings", POSTING_COLUMNS,
+        [(seq, leg.account, leg.loan_id, leg.amount_fen)
+         for seq, (_, legs) in zip(seqs, kept, strict=True) for leg in legs])
+
+
+POSTING_COLUMNS = ("entry_seq", "account_code", "loan_id", "amount_fen")
+
+
+def _insert_heads(connection: Connection, entries: Sequence[Entry]) -> list[int]:
+    """Insert the entries' journal rows; their sequence numbers, in the same order."""
+    return list(connection.execute(
         insert(tables.journal_entries).returning(
             tables.journal_entries.c.seq, sort_by_parameter_order=True),
         [{"id": e.entry_id, "value_date": e.value_date, "reason_code": e.reason_code,
           "reference_type": e.reference_type, "reference_id": e.reference_id,
           "reverses": e.reverses, "memo": e.memo, "recorded_at": e.recorded_at}
-         for e, _ in kept],
-    ).scalars().all()
-    bulk.insert_rows(
-        connection,
-        "postings",
-        ("entry_seq", "account_code", "loan_id", "amount_fen"),
-        [
-            {"entry_seq": seq, "account_code": leg.account, "loan_id": leg.loan_id,
-             "amount_fen": leg.amount_fen}
-            for seq, (_, legs) in zip(seqs, kept, strict=True)
-            for leg in legs
-        ],
-    )
+         for e in entries],
+    ).scalars().all())
+
+
+def post_entry_columns(
+    connection: Connection, head: Entry, accounts: Sequence[str], amounts: Sequence[int],
+    loan_ids: Sequence[str | None],
+) -> None:
+    """Append one entry whose postings come as columns (`head.legs` is ignored).
+
+    For the nightly accrual, one entry with two postings per loan of a chunk: building a
+    `Leg` per posting would cost more than writing it. Zero amounts are dropped; the rest
+    must sum to zero."""
+    rows = [(account, amount, loan_id) for account, amount, loan_id
+            in zip(accounts, amounts, loan_ids, strict=True) if amount]
+    if not rows:
+        return
+    if sum(amount for _, amount, _ in rows) != 0:
+        raise UnbalancedEntry(f"entry {head.entry_id} does not balance")
+    assert len(rows) >= 2, "an entry has at least two postings"
+    (seq,) = _insert_heads(connection, [head])
+    bulk.insert_values(connection, "postings", POSTING_COLUMNS,
+                       [(seq, account, loan_id, amount) for account, amount, loan_id in rows])
 
 
 def entry_legs(connection: Connection, entry_id: str) -> list[Leg]:

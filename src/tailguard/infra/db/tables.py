@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 NAMING = {
@@ -245,6 +246,9 @@ installment_state = Table(
     Column("settled_on", Date, nullable=True),
     Column("forgiven", Boolean, nullable=False),
     Index("ix_installment_state_open", "loan_id", "settled_on", "due_date"),
+    # The unsettled rows by due date: what the end of day and "due today" read (migration 0012).
+    Index("ix_installment_state_due", "due_date", "loan_id",
+          sqlite_where=text("settled_on IS NULL"), postgresql_where=text("settled_on IS NULL")),
 )
 
 accounts = Table(
