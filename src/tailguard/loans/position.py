@@ -77,6 +77,8 @@ class InstallmentState:
     penalty_exact: Fraction = Fraction(0)
     """Penalty interest accrued so far, exact (in fen), before rounding and grace."""
     penalty_accrued_to: date | None = None
+    """The day penalty was last accrued to; on a settled row that owes nothing more, the
+    last day it was accrued before it stopped (None if it never was)."""
     forgiven: bool = False
     """Settled within grace: no penalty is owed, whatever accrued."""
 
@@ -464,10 +466,10 @@ class _Replay:
         self.settle_check(day)
 
     def freeze(self, as_of: date, schedule: Schedule) -> Position:
-        # `accrue_to` skips the settled rows before `first_open` (nothing accrues on them);
-        # their accrual date is the last accrual day, as if they had been visited.
-        for row in self.rows[:self.first_open]:
-            row.accrued_to = as_of
+        # `accrue_to` skips the settled rows before `first_open`: nothing accrues on them any
+        # more, and their accrual date stays the day it stopped. (Moving it to `as_of` would
+        # rewrite every settled row of the loan's cached state at each payment, for a date
+        # nothing reads.)
         states = []
         for row in self.rows:
             pending = 0

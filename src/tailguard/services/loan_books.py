@@ -52,7 +52,8 @@ class PaymentOutcome:
 
 
 def repository(platform: Platform, uow: UnitOfWork) -> LoanRepository:
-    return LoanRepository(uow.connection, platform.calendar_for, platform.products)
+    return LoanRepository(uow.connection, platform.calendar_for, platform.products,
+                          platform.schedules)
 
 
 def accrued(account: LoanAccount, as_of: date) -> int:

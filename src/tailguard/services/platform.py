@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from tailguard.calendar import BusinessCalendar, ChinaStatutoryCalendar, RegionalCalendar
 from tailguard.infra.clock import Clock, SystemClock, business_date
 from tailguard.infra.db.engine import make_engine
+from tailguard.infra.db.schedule_cache import ScheduleCache
 from tailguard.infra.db.uow import UnitOfWork
 from tailguard.infra.settings import Settings, load_settings
 from tailguard.loans.products import Product
@@ -30,6 +31,11 @@ class Platform:
     products: dict[tuple[str, int], Product] = field(default_factory=dict)
     """Product versions read so far. A stored version never changes (the repository refuses
     other terms under the same key), so it is read once per process, not once per payment."""
+    schedules: ScheduleCache = field(default_factory=ScheduleCache)
+    """Committed schedule versions of this database (they never change either)."""
+
+    def __post_init__(self) -> None:
+        self.schedules.watch(self.engine)
 
     def calendar_for(self, region_code: str | None) -> BusinessCalendar:
         """The calendar of the region that services a loan: national plus regional days."""

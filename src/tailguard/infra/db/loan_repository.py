@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from tailguard.calendar import BusinessCalendar
 from tailguard.infra.db import tables
 from tailguard.infra.db.codecs import product_from_json, product_to_json
+from tailguard.infra.db.schedule_cache import ScheduleCache
 from tailguard.loans.account import LoanAccount
 from tailguard.loans.events import (
     Channel,
@@ -77,8 +78,11 @@ class LoanRepository:
         connection: Connection,
         calendar_for: Callable[[str | None], BusinessCalendar],
         products: dict[tuple[str, int], Product] | None = None,
+        schedules: ScheduleCache | None = None,
     ) -> None:
         self.connection = connection
+        self._schedule_cache = schedules
+        """Committed schedule versions (a version never changes), shared by the platform."""
         self.calendar_for = calendar_for
         self._products: dict[tuple[str, int], Product] = {} if products is None else products
         """Product versions already read; may be shared beyond this unit of work because a
@@ -280,12 +284,46 @@ class LoanRepository:
     def _schedules(self, loan_ids: Sequence[str]) -> dict[str, tuple[Schedule, ...]]:
         if not loan_ids:
             return {}
-        sv, it = tables.schedule_versions, tables.installments
+        sv = tables.schedule_versions
         versions = self.connection.execute(
             select(sv.c.loan_id, sv.c.version, sv.c.replaces, sv.c.effective_date, sv.c.reason)
             .where(sv.c.loan_id.in_(loan_ids))
             .order_by(sv.c.loan_id, sv.c.version)
         ).all()
+        cache = self._schedule_cache
+        found: dict[tuple[str, int], Schedule] = {}
+        if cache is not None:
+            for loan_id, version, replaces, effective_date, reason in versions:
+                hit = cache.get((loan_id, version))
+                if hit is not None and (hit.replaces, hit.effective_date, hit.reason) == (
+                        replaces, effective_date, reason):
+                    found[(loan_id, version)] = hit
+        unread = sorted({row[0] for row in versions if (row[0], row[1]) not in found})
+        by_version = self._installments(unread)
+        read: list[tuple[tuple[str, int], Schedule]] = []
+        result: dict[str, list[Schedule]] = {}
+        for loan_id, version, replaces, effective_date, reason in versions:
+            schedule = found.get((loan_id, version))
+            if schedule is None:
+                schedule = Schedule(
+                    installments=tuple(by_version[(loan_id, version)]),
+                    version=version,
+                    replaces=replaces,
+                    effective_date=effective_date,
+                    reason=reason,
+                )
+                read.append(((loan_id, version), schedule))
+            result.setdefault(loan_id, []).append(schedule)
+        if cache is not None and read:
+            cache.offer(self.connection, read)
+        return {loan_id: tuple(loaded) for loan_id, loaded in result.items()}
+
+    def _installments(self, loan_ids: Sequence[str]
+                      ) -> dict[tuple[str, int], list[Installment]]:
+        """Every schedule version's instalments of `loan_ids`, by (loan id, version)."""
+        if not loan_ids:
+            return {}
+        it = tables.installments
         # Driver rows, and each distinct date, rate and kind decoded once (with the column
         # types' own decoders, so the values are the ones a typed query gives): a batch reads
         # tens of thousands of instalment rows, and decoding each value costs more than the
@@ -331,30 +369,33 @@ class LoanRepository:
                     contract_rate=rates[rate],
                 )
             )
-        result: dict[str, list[Schedule]] = {}
-        for loan_id, version, replaces, effective_date, reason in versions:
-            result.setdefault(loan_id, []).append(Schedule(
-                installments=tuple(by_version[(loan_id, version)]),
-                version=version,
-                replaces=replaces,
-                effective_date=effective_date,
-                reason=reason,
-            ))
-        return {loan_id: tuple(found) for loan_id, found in result.items()}
+        return by_version
 
     def _events(self, loan_ids: Sequence[str]) -> dict[str, tuple[LoanEvent, ...]]:
         if not loan_ids:
             return {}
         e = tables.loan_events
-        rows = self.connection.execute(
-            select(e.c.loan_id, e.c.kind, e.c.reference, e.c.value_date, e.c.amount_fen,
+        columns = (e.c.loan_id, e.c.kind, e.c.reference, e.c.value_date, e.c.amount_fen,
                    e.c.channel, e.c.reason, e.c.component, e.c.installment_number)
-            .where(e.c.loan_id.in_(loan_ids))
-            .order_by(e.c.id)
-        ).all()
+        dialect = self.connection.dialect
+        if dialect.name == "sqlite":  # driver rows, each distinct date decoded once
+            rows: list[Any] = []
+            for start in range(0, len(loan_ids), IN_LIST_MAX):
+                part = loan_ids[start:start + IN_LIST_MAX]
+                rows.extend(self.connection.exec_driver_sql(
+                    f"SELECT {', '.join(c.name for c in columns)} FROM loan_events "
+                    f"WHERE loan_id IN ({', '.join('?' for _ in part)}) ORDER BY id",
+                    tuple(part)).fetchall())
+            date_of = _memo(e.c.value_date.type.dialect_impl(dialect).result_processor(
+                dialect, None))
+        else:
+            rows = list(self.connection.execute(
+                select(*columns).where(e.c.loan_id.in_(loan_ids)).order_by(e.c.id)).all())
+            date_of = _memo(None)
         events: dict[str, list[LoanEvent]] = {}
-        for r in rows:
-            events.setdefault(r[0], []).append(event_from_row(r._mapping))
+        for loan_id, kind, *values in rows:
+            values[1] = date_of(values[1])
+            events.setdefault(loan_id, []).append(event_from_values(kind, *values))
         return {loan_id: tuple(found) for loan_id, found in events.items()}
 
 
@@ -380,12 +421,21 @@ def event_row(loan_id: str, event: LoanEvent, recorded_at: datetime) -> dict[str
 
 
 def event_from_row(r: RowMapping) -> LoanEvent:
-    if r["kind"] == "payment":
-        return PaymentReceived(r["reference"], r["value_date"], r["amount_fen"],
-                               Channel(r["channel"]))
-    if r["kind"] == "reversal":
-        return PaymentReversed(r["reference"], r["value_date"], r["reason"])
-    if r["kind"] == "refund":
-        return CreditRefunded(r["reference"], r["value_date"], r["amount_fen"])
-    return ChargeWaived(r["reference"], r["value_date"], r["amount_fen"],
-                        Component(r["component"]), r["installment_number"])
+    return event_from_values(r["kind"], r["reference"], r["value_date"], r["amount_fen"],
+                             r["channel"], r["reason"], r["component"], r["installment_number"])
+
+
+def event_from_values(kind: str, reference: str, value_date: date, amount_fen: int | None,
+                      channel: str | None, reason: str | None, component: str | None,
+                      installment_number: int | None) -> LoanEvent:
+    if kind == "payment":
+        assert amount_fen is not None and channel is not None
+        return PaymentReceived(reference, value_date, amount_fen, Channel(channel))
+    if kind == "reversal":
+        return PaymentReversed(reference, value_date, reason)  # type: ignore[arg-type]
+    if kind == "refund":
+        assert amount_fen is not None
+        return CreditRefunded(reference, value_date, amount_fen)
+    assert amount_fen is not None and component is not None
+    return ChargeWaived(reference, value_date, amount_fen, Component(component),
+                        installment_number)

@@ -95,8 +95,10 @@ def installment_rows(account: LoanAccount, position: Position) -> list[dict[str,
             for values in installment_values(account, position)]
 
 
-def installment_values(account: LoanAccount, position: Position) -> list[tuple[Any, ...]]:
-    """The instalment rows as tuples in `INSTALLMENT_COLUMNS` order."""
+def installment_values(account: LoanAccount, position: Position, iso_dates: bool = False
+                       ) -> list[tuple[Any, ...]]:
+    """The instalment rows as tuples in `INSTALLMENT_COLUMNS` order; `iso_dates` gives dates
+    as ISO text, the form SQLite stores and returns them in."""
     rows = []
     loan_id = account.loan_id
     annual_rate = account.annual_rate
@@ -116,14 +118,22 @@ def installment_values(account: LoanAccount, position: Position) -> list[tuple[A
         # exact × denominator as an integer (the same value Fraction arithmetic would give).
         times, rest = divmod(rate.denominator, exact.denominator)
         assert rest == 0, "penalty must be a whole number of 1/denominator fen"
+        start: Any = inst.period_start
+        due: Any = inst.due_date
+        grace: Any = state.grace_end
+        accrued_to: Any = state.penalty_accrued_to
+        settled_on: Any = state.settled_on
+        if iso_dates:
+            start, due, grace = start.isoformat(), due.isoformat(), grace.isoformat()
+            accrued_to, settled_on = _iso(accrued_to), _iso(settled_on)
         rows.append((
-            loan_id, inst.number, inst.period_start, inst.due_date, state.grace_end,
+            loan_id, inst.number, start, due, grace,
             inst.balance_after_fen, contract.numerator, contract.denominator,
             inst.principal_fen, inst.interest_fen, inst.fee_fen,
             state.principal_paid_fen, state.interest_paid_fen, state.fee_paid_fen,
             state.penalty_paid_fen, state.penalty_waived_fen, state.interest_waived_fen,
             state.fee_waived_fen, exact.numerator * times, rate.denominator, rate.numerator,
-            state.penalty_accrued_to, state.settled_on, state.forgiven,
+            accrued_to, settled_on, state.forgiven,
         ))
     return rows
 
@@ -209,18 +219,11 @@ def _sqlite_loan(v: tuple[Any, ...]) -> tuple[Any, ...]:
             _iso(v[21]), v[22], v[23].isoformat(), v[24])
 
 
-def _sqlite_installment(v: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (v[0], v[1], v[2].isoformat(), v[3].isoformat(), v[4].isoformat(), *v[5:21],
-            _iso(v[21]), _iso(v[22]), v[23])
-
-
-def _driver_forms(connection: Connection) -> tuple[Any, Any]:
-    """How rows read back through the driver, for comparing with what we would write:
-    SQLite keeps dates as ISO text (and booleans as 0/1, equal to False/True); psycopg
+def _loan_form(connection: Connection) -> Any:
+    """How a loan_state row reads back through the driver, for comparing with what we would
+    write: SQLite keeps dates as ISO text (and booleans as 0/1, equal to False/True); psycopg
     returns `date` and `bool`, so rows compare as they are."""
-    if connection.dialect.name != "sqlite":
-        return None, None
-    return _sqlite_loan, _sqlite_installment
+    return _sqlite_loan if connection.dialect.name == "sqlite" else None
 
 
 def _stored(connection: Connection, table: str, columns: Sequence[str], ids: Sequence[str]
@@ -275,15 +278,19 @@ def save_states(
     if not items:
         return
     ids = sorted({account.loan_id for account, _, _ in items})
-    loan_form, row_form = _driver_forms(connection)
+    loan_form = _loan_form(connection)
+    # Instalment rows are built in the driver's own form (ISO dates on SQLite), so they
+    # compare with what is stored as they are and are written as they are.
+    iso_dates = loan_form is not None
     stored_loans = {row[0]: row for row in _stored(connection, "loan_state", LOAN_COLUMNS, ids)}
-    stored_rows = {(row[0], row[1]): row for row in _stored(
-        connection, "installment_state", INSTALLMENT_COLUMNS, ids)}
+    stored_rows: dict[str, dict[int, tuple[Any, ...]]] = {}
+    for row in _stored(connection, "installment_state", INSTALLMENT_COLUMNS, ids):
+        stored_rows.setdefault(row[0], {})[row[1]] = row
     loan_inserts: list[dict[str, Any]] = []
     loan_changes: list[tuple[tuple[str, ...], dict[str, Any]]] = []
     row_inserts: list[dict[str, Any]] = []
     row_changes: list[tuple[tuple[str, ...], dict[str, Any]]] = []
-    seen: set[tuple[str, int]] = set()
+    kept: dict[str, set[int]] = {}
     for account, position, accrued in items:
         state = loan_state_row(account, position, accrued)
         old = stored_loans.get(account.loan_id)
@@ -293,17 +300,18 @@ def save_states(
             new = tuple(state.values())
             _diff(LOAN_COLUMNS, 1, new, new if loan_form is None else loan_form(new), old,
                   loan_changes)
-        for values in installment_values(account, position):
-            key = (values[0], values[1])
-            seen.add(key)
-            old = stored_rows.get(key)
+        stored = stored_rows.get(account.loan_id, {})
+        numbers = kept.setdefault(account.loan_id, set())
+        for values in installment_values(account, position, iso_dates):
+            numbers.add(values[1])
+            old = stored.get(values[1])
             if old is None:
                 row_inserts.append(dict(zip(INSTALLMENT_COLUMNS, values, strict=True)))
-                continue
-            new = values if row_form is None else row_form(values)
-            if new != old:  # most rows of a loan did not move: compared here, no call
-                _diff(INSTALLMENT_COLUMNS, 2, values, new, old, row_changes)
-    gone = [{"loan_id": key[0], "number": key[1]} for key in stored_rows if key not in seen]
+            elif values != old:  # most rows of a loan did not move: compared here, no call
+                _diff(INSTALLMENT_COLUMNS, 2, values, values, old, row_changes)
+    gone = [{"loan_id": loan_id, "number": number}
+            for loan_id, rows in stored_rows.items() for number in rows
+            if number not in kept.get(loan_id, ())]
     bulk.executemany(connection, "DELETE FROM installment_state "
                                  "WHERE loan_id = :loan_id AND number = :number", gone)
     _write_changes(connection, "loan_state", ("loan_id",), LOAN_TYPES, loan_changes)
