@@ -77,8 +77,8 @@ class InstallmentState:
     penalty_exact: Fraction = Fraction(0)
     """Penalty interest accrued so far, exact (in fen), before rounding and grace."""
     penalty_accrued_to: date | None = None
-    """The day penalty was last accrued to; on a settled row that owes nothing more, the
-    last day it was accrued before it stopped (None if it never was)."""
+    """The day penalty was last accrued to; on a settled row, the day it was settled (its
+    penalty base is gone from then on)."""
     forgiven: bool = False
     """Settled within grace: no penalty is owed, whatever accrued."""
 
@@ -466,10 +466,11 @@ class _Replay:
         self.settle_check(day)
 
     def freeze(self, as_of: date, schedule: Schedule) -> Position:
-        # `accrue_to` skips the settled rows before `first_open`: nothing accrues on them any
-        # more, and their accrual date stays the day it stopped. (Moving it to `as_of` would
-        # rewrite every settled row of the loan's cached state at each payment, for a date
-        # nothing reads.)
+        # A settled row's penalty base is gone: its accrual date is the day it was settled,
+        # whatever day the replay ends on and whichever rows `accrue_to` still visited (the
+        # position stays independent of the order facts were entered in). Moving it to
+        # `as_of` instead would rewrite every settled row of the loan's cached state at each
+        # payment, for a date nothing reads.
         states = []
         for row in self.rows:
             pending = 0
@@ -492,7 +493,8 @@ class _Replay:
                     penalty_waived_fen=waived[_PENALTY],
                     settled_on=row.settled_on,
                     penalty_exact=row.penalty_exact if row.fen_days else _ZERO,
-                    penalty_accrued_to=row.accrued_to,
+                    penalty_accrued_to=row.accrued_to if row.settled_on is None
+                    else row.settled_on,
                     forgiven=row.forgiven,
                 )
             )

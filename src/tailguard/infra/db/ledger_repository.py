@@ -83,15 +83,28 @@ POSTING_COLUMNS = ("entry_seq", "account_code", "loan_id", "amount_fen")
 
 
 def _insert_heads(connection: Connection, entries: Sequence[Entry]) -> list[int]:
-    """Insert the entries' journal rows; their sequence numbers, in the same order."""
-    return list(connection.execute(
-        insert(tables.journal_entries).returning(
-            tables.journal_entries.c.seq, sort_by_parameter_order=True),
-        [{"id": e.entry_id, "value_date": e.value_date, "reason_code": e.reason_code,
-          "reference_type": e.reference_type, "reference_id": e.reference_id,
-          "reverses": e.reverses, "memo": e.memo, "recorded_at": e.recorded_at}
-         for e in entries],
-    ).scalars().all())
+    """Insert the entries' journal rows; their sequence numbers, in the same order.
+
+    Several rows go in as one executemany, and their numbers are read back by id: an INSERT
+    … RETURNING that must keep the rows' order runs one statement per row on SQLite."""
+    rows = [{"id": e.entry_id, "value_date": e.value_date, "reason_code": e.reason_code,
+             "reference_type": e.reference_type, "reference_id": e.reference_id,
+             "reverses": e.reverses, "memo": e.memo, "recorded_at": e.recorded_at}
+            for e in entries]
+    je = tables.journal_entries
+    if len(rows) == 1:
+        return [connection.execute(insert(je).returning(je.c.seq), rows[0]).scalar_one()]
+    connection.execute(insert(je), rows)
+    ids = [e.entry_id for e in entries]
+    seq_of: dict[str, int] = {}
+    for start in range(0, len(ids), ID_LIST_MAX):
+        seq_of.update(connection.execute(select(je.c.id, je.c.seq).where(
+            je.c.id.in_(ids[start:start + ID_LIST_MAX]))).tuples().all())
+    return [seq_of[entry_id] for entry_id in ids]
+
+
+ID_LIST_MAX = 500
+"""Entry ids per IN list when reading sequence numbers back."""
 
 
 def post_entry_columns(
