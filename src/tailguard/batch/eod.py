@@ -429,7 +429,8 @@ def _chunk(
     amounts = np.empty(2 * len(moved_by), dtype=np.int64)
     amounts[0::2], amounts[1::2] = moved_by, -moved_by
     accounts = np.array(EARNED_ACCOUNTS, dtype=object)[flow_at].ravel()
-    loan_ids = np.array(ids, dtype=object)[loan_at]
+    id_column = np.array(ids, dtype=object)
+    loan_ids = id_column[loan_at]
     ledger.post_entry_columns(
         conn, ledger.Entry(f"eod:{day.isoformat()}:chunk:{first}", day, "EOD_ACCRUAL", "eod",
                            day.isoformat(), (), now),
@@ -515,7 +516,7 @@ def _chunk(
     quiet = ~louder & ~exceptional
     # SQLite keeps a date as its ISO text: the text itself spares a date adapter per row.
     day_value = day.isoformat() if conn.dialect.name == "sqlite" else day
-    quiet_updates = list(zip(np.array(ids, dtype=object)[quiet].tolist(),
+    quiet_updates = list(zip(id_column[quiet].tolist(),
                              [day_value] * int(quiet.sum()),
                              night.accrued_interest[quiet].tolist(), strict=True))
     state_updates = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -140,12 +140,7 @@ def insert_rows(
             rows,
         )
         return
-    raw = _psycopg(connection)
-    with raw.cursor() as cursor, cursor.copy(
-        f"COPY {table} ({', '.join(names)}) FROM STDIN"
-    ) as copy:
-        for row in rows:
-            copy.write_row(tuple(row[n] for n in names))
+    _copy_in(connection, table, names, (tuple(row[n] for n in names) for row in rows))
 
 
 def insert_values(
@@ -164,6 +159,12 @@ def insert_values(
             f"INSERT INTO {table} ({', '.join(names)}) "
             f"VALUES ({', '.join('%s' for _ in names)})", list(rows))
         return
+    _copy_in(connection, table, names, rows)
+
+
+def _copy_in(connection: Connection, table: str, names: Sequence[str],
+             rows: Iterable[tuple[Any, ...]]) -> None:
+    """PostgreSQL: COPY the rows (tuples in the order of `names`) into `table`."""
     raw = _psycopg(connection)
     with raw.cursor() as cursor, cursor.copy(
         f"COPY {table} ({', '.join(names)}) FROM STDIN"

@@ -64,12 +64,9 @@ def post_entries(connection: Connection, entries: Sequence[Entry]) -> None:
     kept: list[tuple[Entry, list[Leg]]] = []
     for entry in entries:
         legs = [leg for leg in entry.legs if leg.amount_fen]
-        if not legs:
-            continue
-        if sum(leg.amount_fen for leg in legs) != 0:
-            raise UnbalancedEntry(f"entry {entry.entry_id} does not balance")
-        assert len(legs) >= 2, "an entry has at least two postings"
-        kept.append((entry, legs))
+        if legs:
+            _check_balanced(entry.entry_id, [leg.amount_fen for leg in legs])
+            kept.append((entry, legs))
     if not kept:
         return
     seqs = _insert_heads(connection, [entry for entry, _ in kept])
@@ -80,6 +77,13 @@ def post_entries(connection: Connection, entries: Sequence[Entry]) -> None:
 
 
 POSTING_COLUMNS = ("entry_seq", "account_code", "loan_id", "amount_fen")
+
+
+def _check_balanced(entry_id: str, amounts: Sequence[int]) -> None:
+    """An entry's non-zero postings: they sum to zero, and there are at least two."""
+    if sum(amounts) != 0:
+        raise UnbalancedEntry(f"entry {entry_id} does not balance")
+    assert len(amounts) >= 2, "an entry has at least two postings"
 
 
 def _insert_heads(connection: Connection, entries: Sequence[Entry]) -> list[int]:
@@ -120,9 +124,7 @@ def post_entry_columns(
             in zip(accounts, amounts, loan_ids, strict=True) if amount]
     if not rows:
         return
-    if sum(amount for _, amount, _ in rows) != 0:
-        raise UnbalancedEntry(f"entry {head.entry_id} does not balance")
-    assert len(rows) >= 2, "an entry has at least two postings"
+    _check_balanced(head.entry_id, [amount for _, amount, _ in rows])
     (seq,) = _insert_heads(connection, [head])
     bulk.insert_values(connection, "postings", POSTING_COLUMNS,
                        [(seq, account, loan_id, amount) for account, amount, loan_id in rows])

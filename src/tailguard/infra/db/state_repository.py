@@ -281,7 +281,7 @@ def save_states(
     loan_form = _loan_form(connection)
     # Instalment rows are built in the driver's own form (ISO dates on SQLite), so they
     # compare with what is stored as they are and are written as they are.
-    iso_dates = loan_form is not None
+    iso_dates = connection.dialect.name == "sqlite"
     stored_loans = {row[0]: row for row in _stored(connection, "loan_state", LOAN_COLUMNS, ids)}
     stored_rows: dict[str, dict[int, tuple[Any, ...]]] = {}
     for row in _stored(connection, "installment_state", INSTALLMENT_COLUMNS, ids):
